@@ -1,0 +1,69 @@
+# pinwb: long-term DMA pins of page-cache pages made safe, and the rig that proves it.
+#
+#   make repro    the main job: reproduction tests on Debian's stock kernel and on ours, side by side
+#   make check    build everything, boot the patched kernel, run the whole suite
+#   make kernel   unpack linux-source-6.1, apply patches/series, build build/bzImage
+#   make stock    Debian's binary kernel for the same version + a minimal initramfs
+#   make run CMD='...' [KERNEL=stock]   one command in a guest, for development
+#   make export-patches   build/src commits since "pristine" -> patches/ (+ series)
+#   make series-check     build the kernel after every patch of the series
+#   make checkpatch       scripts/checkpatch.pl --no-tree on every patch
+SHELL := /bin/bash
+TOP := $(CURDIR)
+KERNEL ?= patched
+TESTS ?=
+export BASE_OK KCONFIG
+
+.PHONY: all deps deps-kernel deps-vm deps-tests kernel stock tests check repro run \
+	export-patches series-check checkpatch clean distclean
+
+all: kernel stock tests
+
+deps: deps-kernel deps-vm deps-tests
+deps-kernel:
+	@scripts/deps.sh kernel
+deps-vm:
+	@scripts/deps.sh vm
+deps-tests:
+	@scripts/deps.sh tests
+
+kernel: deps-kernel
+	@scripts/kernel/build.sh
+
+stock: deps-kernel
+	@scripts/deps.sh stock
+	@scripts/kernel/prepare.sh >/dev/null
+	@scripts/stock/fetch.sh
+
+tests: deps-tests
+	@$(MAKE) -s -C tests/rdma
+
+check: kernel tests deps-vm
+	@scripts/check.sh --kernel patched --xfail tests/xfail.list $(TESTS)
+
+repro: kernel stock tests deps-vm
+	@scripts/deps.sh repro
+	@scripts/repro.sh $(TESTS)
+
+run: deps-vm
+	@[ -n "$(CMD)" ] || { echo "usage: make run CMD='command' [KERNEL=stock]"; exit 2; }
+	@$(if $(filter stock,$(KERNEL)),$(MAKE) -s stock,$(MAKE) -s kernel)
+	@$(MAKE) -s tests
+	@scripts/vm/run.sh --kernel $(KERNEL) -- bash -c '$(CMD)'; rc=$$?; \
+	 cat results/run-$(KERNEL)/cmd.out 2>/dev/null; echo "(exit status $$rc)"; exit $$rc
+
+export-patches:
+	@scripts/kernel/export-patches.sh
+
+series-check: deps-kernel
+	@scripts/kernel/series-check.sh
+
+checkpatch: deps-kernel
+	@scripts/kernel/checkpatch.sh
+
+clean:
+	rm -rf results
+	$(MAKE) -s -C tests/rdma clean
+
+distclean: clean
+	rm -rf build

@@ -1,0 +1,85 @@
+#!/bin/bash
+# Boot one kernel, run tests/rdma in it and report: one line per test, results/<kernel>/ with
+# each test's output and dmesg slice, the console log and junit.xml, and the closing line
+# "N passed, N failed, N skipped".
+#
+# usage: scripts/check.sh [--kernel patched|stock] [--xfail FILE] [--results DIR] [TEST...]
+# With --xfail, a failing test listed there is XFAIL and a passing one XPASS (a failure).
+# Exit status: 0 if nothing failed and nothing passed unexpectedly.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kernel=patched xfail= results=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=$2; shift 2 ;;
+	--xfail) xfail=$2; shift 2 ;;
+	--results) results=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
+results=${results:-$PINWB_TOP/results/$kernel}
+rm -rf "$results"; mkdir -p "$results"
+
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/tests/rdma/TESTS" | awk '{print $1}')
+vm_timeout=${VM_TIMEOUT:-$(( 120 + ${#tests[@]} * ${PINWB_TEST_TIMEOUT:-300} ))}
+
+start=$(date +%s)
+VM_TIMEOUT=$vm_timeout "$PINWB_TOP/scripts/vm/run.sh" --kernel "$kernel" --results "$results" \
+	-- "$PINWB_TOP/tests/guest-run.sh" "${tests[@]}" > "$results/vm.out" 2>&1
+vmrc=$?
+total=$(( $(date +%s) - start ))
+if [ $vmrc = 125 ]; then cat "$results/vm.out" >&2; fi
+
+declare -A xf=()
+if [ -n "$xfail" ]; then
+	while read -r name issue rest; do
+		case "$name" in ''|'#'*) continue ;; esac
+		xf[$name]="issue $issue${rest:+: $rest}"
+	done < "$xfail"
+fi
+
+pass=0 fail=0 skip=0 nxfail=0 xpass=0
+junit=$results/junit.xml
+cases=
+printf '%-16s %-6s %7s  %s\n' TEST RESULT SECONDS DETAIL
+for t in "${tests[@]}"; do
+	if [ -f "$results/$t.result" ]; then
+		IFS='|' read -r _ res secs reason < "$results/$t.result"
+	else
+		res=fail secs=0 reason="no result: the guest stopped before this test (see $results/console.log)"
+	fi
+	shown=${res^^}
+	if [ -n "${xf[$t]+x}" ]; then
+		case $res in
+		fail) shown=XFAIL; reason="expected failure (${xf[$t]})${reason:+: $reason}" ;;
+		pass) shown=XPASS; reason="passed but listed in ${xfail#"$PINWB_TOP"/} (${xf[$t]}): take it off the list" ;;
+		esac
+	fi
+	case $shown in
+	PASS) pass=$((pass + 1)) ;;
+	SKIP|XFAIL) skip=$((skip + 1)); [ "$shown" = XFAIL ] && nxfail=$((nxfail + 1)) ;;
+	*) fail=$((fail + 1)); [ "$shown" = XPASS ] && xpass=$((xpass + 1)) ;;
+	esac
+	printf '%-16s %-6s %7s  %s\n' "$t" "$shown" "$secs" "$reason"
+	esc=$(printf '%s' "$reason" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g')
+	cases+="  <testcase classname=\"pinwb.$kernel\" name=\"$t\" time=\"$secs\">"
+	case $shown in
+	PASS) ;;
+	SKIP|XFAIL) cases+="<skipped message=\"$shown: $esc\"/>" ;;
+	*) cases+="<failure message=\"$shown: $esc\"><![CDATA[$(tail -n 40 "$results/$t.full" 2>/dev/null | sed 's/]]>/]] >/g')]]></failure>" ;;
+	esac
+	cases+="</testcase>"$'\n'
+done
+{
+	echo '<?xml version="1.0" encoding="UTF-8"?>'
+	echo "<testsuite name=\"pinwb-$kernel\" tests=\"${#tests[@]}\" failures=\"$fail\" skipped=\"$skip\" time=\"$total\">"
+	printf '%s' "$cases"
+	echo '</testsuite>'
+} > "$junit"
+echo "kernel: $(sed -n 's/^kernel: //p' "$results/guest-info" 2>/dev/null || echo '?') ($kernel); VM ${total}s; results in ${results#"$PINWB_TOP"/}/"
+[ $nxfail -gt 0 ] && echo "($nxfail of the skipped are XFAIL: known bugs, each naming the issue that fixes it)"
+[ $xpass -gt 0 ] && echo "($xpass XPASS counted as failed: a test on the expected-failure list passed)"
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail = 0 ] && [ $vmrc != 125 ]

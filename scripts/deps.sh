@@ -1,0 +1,46 @@
+#!/bin/bash
+# Install (apt-get, Debian 12, as root) whatever of a named group of packages is missing.
+# usage: scripts/deps.sh GROUP...   groups: kernel stock vm tests repro
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+declare -A groups=(
+  [kernel]="build-essential flex bison bc libelf-dev libssl-dev dwarves ccache kmod cpio rsync xz-utils git"
+  [stock]="busybox-static kmod cpio xz-utils zstd"
+  [vm]="qemu-system-x86 e2fsprogs"
+  [tests]="gcc make libibverbs-dev librdmacm-dev rdma-core ibverbs-providers ibverbs-utils iproute2 perftest e2fsprogs btrfs-progs cryptsetup-bin xfsprogs"
+  [repro]="gnuplot-nox"
+)
+
+want=()
+for g in "$@"; do
+  [ -n "${groups[$g]+x}" ] || die "deps.sh: unknown group '$g'"
+  want+=(${groups[$g]})
+done
+if [[ " $* " == *" kernel "* ]]; then
+  if [ "${BASE_OK:-0}" = 1 ]; then want+=("$(base_get package)"); else want+=("$(base_get package)=$(base_get version)"); fi
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  name=${p%%=*} ver=${p#*=}
+  have=$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$name" 2>/dev/null || true)
+  case "$have" in
+    ii*) [ "$name" = "$p" ] || [ "${have:3}" = "$ver" ] || missing+=("$p") ;;
+    *) missing+=("$p") ;;
+  esac
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+[ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}; run as root or install them: apt-get install ${missing[*]}"
+note "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/pinwb-apt.log 2>&1; then
+  apt-get update >>/tmp/pinwb-apt.log 2>&1 || true
+  apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/pinwb-apt.log 2>&1 || {
+    tail -n 15 /tmp/pinwb-apt.log >&2
+    die "apt-get could not install: ${missing[*]} (log: /tmp/pinwb-apt.log).
+  If $(base_get package)=$(base_get version) is no longer offered, install the available version and
+  re-run with BASE_OK=1 (the series may then need a rebase), or update patches/BASE."
+  }
+fi

@@ -1,0 +1,105 @@
+#!/bin/bash
+# Boot a kernel under QEMU (TCG) with the host's root over 9p and run one command in it.
+#
+# usage: scripts/vm/run.sh [options] -- COMMAND...
+#   --kernel patched|stock   which kernel (default patched: build/bzImage)
+#   --mem SIZE               guest memory (default 2G)
+#   --smp N                  vCPUs (default 2)
+#   --timeout SECONDS        host-side limit; a hung guest is killed (default 900)
+#   --results DIR            the results share (default results/run-<kernel>)
+#   --disk SIZE              size of each of the two fresh raw disks, vda and vdb (default 2G)
+#   --keep-disk              keep the disk images (in DIR/disks) after the guest is gone
+#
+# The exit status is the command's, carried back through DIR/rc. A guest that panics, hangs
+# or dies without a verdict exits 125 with the end of its console log (DIR/console.log) shown.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+kernel=patched mem=${VM_MEM:-2G} smp=2 timeout=${VM_TIMEOUT:-900} results= disk=2G keep=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--results) results=$2; shift 2 ;;
+	--disk) disk=$2; shift 2 ;;
+	--keep-disk) keep=1; shift ;;
+	--) shift; break ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || die "run.sh: no command given (usage: scripts/vm/run.sh [--kernel stock] -- CMD...)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (make deps-vm installs it)"
+
+append="console=ttyS0 loglevel=6 panic=-1 watchdog_thresh=165 rcupdate.rcu_cpu_stall_timeout=300"
+append+=" sysctl.kernel.hung_task_timeout_secs=420 nokaslr tsc=unstable"
+case "$kernel" in
+patched)
+	kimg=$PINWB_BUILD/bzImage initrd=()
+	[ -f "$kimg" ] || die "build/bzImage is missing: run 'make kernel' first"
+	append+=" root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
+	append+=" init=$PINWB_TOP/scripts/vm/guest-init"
+	;;
+stock)
+	kimg=$PINWB_BUILD/stock/vmlinuz initrd=(-initrd "$PINWB_BUILD/stock/initrd.img")
+	[ -f "$kimg" ] || die "build/stock is missing: run 'make stock' first"
+	append+=" pinwb.init=$PINWB_TOP/scripts/vm/guest-init pinwb.modules=$PINWB_BUILD/stock/root"
+	;;
+*) die "run.sh: --kernel must be patched or stock, not '$kernel'" ;;
+esac
+
+results=${results:-$PINWB_TOP/results/run-$kernel}
+mkdir -p "$results"
+results=$(cd "$results" && pwd)
+rm -f "$results/rc" "$results/cmd.out" "$results/console.log" "$results/guest-info"
+printf '%q ' "$@" > "$results/cmd"; echo >> "$results/cmd"
+pwd > "$results/cwd"
+disks=$results/disks
+rm -rf "$disks"; mkdir -p "$disks"
+truncate -s "$disk" "$disks/vda.img" "$disks/vdb.img"
+
+qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -machine q35 -smp "$smp" -m "$mem"
+	-nographic -no-reboot -monitor none -serial "file:$results/console.log"
+	-kernel "$kimg" "${initrd[@]}" -append "$append"
+	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+	-device virtio-9p-pci,fsdev=hostroot,mount_tag=/dev/root
+	-fsdev "local,id=results,path=$results,security_model=none,multidevs=remap"
+	-device virtio-9p-pci,fsdev=results,mount_tag=results
+	-drive "file=$disks/vda.img,format=raw,if=virtio,cache=none"
+	-drive "file=$disks/vdb.img,format=raw,if=virtio,cache=none")
+[ -n "${VM_KILL_ON:-}" ] && rm -f "$results/$VM_KILL_ON"
+
+start=$(date +%s)
+timeout --signal=KILL "$timeout" "${qemu[@]}" </dev/null >"$results/qemu.out" 2>&1 &
+qpid=$!
+# A test may ask to be killed with no shutdown (crash consistency): it creates results/$VM_KILL_ON.
+if [ -n "${VM_KILL_ON:-}" ]; then
+	while kill -0 "$qpid" 2>/dev/null; do
+		if [ -e "$results/$VM_KILL_ON" ]; then
+			pkill -KILL -P "$qpid" qemu-system-x86 2>/dev/null; pkill -KILL -f "$disks/vda.img" 2>/dev/null
+			echo "killed by host at the guest's request" > "$results/killed"; break
+		fi
+		sleep 0.2
+	done
+fi
+wait "$qpid"; qrc=$?
+secs=$(( $(date +%s) - start ))
+echo "$secs" > "$results/vm-seconds"
+[ "$keep" = 1 ] || rm -rf "$disks"
+
+show_console() { echo "---- last 40 lines of $results/console.log ----" >&2; tail -n 40 "$results/console.log" >&2; echo "----" >&2; }
+if [ "$qrc" = 137 ] && [ ! -e "$results/killed" ]; then
+	echo "pinwb: the guest ($kernel kernel) hung: killed after ${timeout}s; console log kept in $results/console.log" >&2
+	show_console; exit 125
+fi
+if grep -q -e 'Kernel panic' -e 'end Kernel panic' "$results/console.log" 2>/dev/null; then
+	echo "pinwb: the guest ($kernel kernel) panicked; console log kept in $results/console.log" >&2
+	show_console; exit 125
+fi
+[ -e "$results/killed" ] && exit 0
+if [ ! -s "$results/rc" ]; then
+	echo "pinwb: the guest ($kernel kernel) stopped without a verdict (qemu exit $qrc); console log kept in $results/console.log" >&2
+	cat "$results/qemu.out" >&2; show_console; exit 125
+fi
+exit "$(cat "$results/rc")"

@@ -1,0 +1,95 @@
+#!/bin/bash
+# Run tests/rdma tests inside a pinwb guest (or on a real host: see README), blktests-style.
+#
+# usage: tests/guest-run.sh [TEST...]     (default: every test in tests/rdma/TESTS)
+# For each test: a fresh ext4 (-b 4096) on $PINWB_DISK mounted at $PINWB_SCRATCH, a marker in
+# /dev/kmsg, the test (tests/rdma/NAME.sh if present, else tests/rdma/bin/NAME), then the rules
+# every test obeys: no new BUG:/WARNING:/Oops/KASAN/lockdep/UBSAN line after the marker, no
+# "Page cache invalidation failure" unless tests/rdma/NAME.dmesg-allow lists it, and
+# nr_foll_pin_acquired == nr_foll_pin_released afterwards.
+# Writes $PINWB_RESULTS/NAME.{full,dmesg,result}; a .result line is NAME|RESULT|SECONDS|REASON.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+res=${PINWB_RESULTS:-$top/results/host}
+export PINWB_SCRATCH=${PINWB_SCRATCH:-/mnt/scratch}
+export PINWB_DISK=${PINWB_DISK:-/dev/vda} PINWB_DISK2=${PINWB_DISK2:-/dev/vdb}
+export PINWB_TOP=$top PINWB_RESULTS=$res
+timeout_s=${PINWB_TEST_TIMEOUT:-300}
+mkdir -p "$res" "$PINWB_SCRATCH"
+
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$top/tests/rdma/TESTS" | awk '{print $1}')
+printf '%s\n' "${tests[@]}" > "$res/order"
+
+{ echo "kernel: $(uname -r)"; grep -E '^nr_foll_pin' /proc/vmstat; } > "$res/kernel.txt"
+
+# The RDMA device (idempotent; a real host keeps its own if PINWB_RDMA_DEV is set).
+if [ -z "${PINWB_RDMA_DEV:-}" ]; then
+	if rxe=$("$top/scripts/setup_rxe.sh" 2>"$res/setup_rxe.err"); then
+		echo "$rxe" > "$res/rxe.txt"
+		export PINWB_RDMA_DEV=${rxe%% *}
+	else
+		echo "setup_rxe failed: $(cat "$res/setup_rxe.err")" > "$res/rxe.txt"
+	fi
+fi
+
+bad_re='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|inconsistent lock state|general protection fault|Kernel panic|Page cache invalidation failure'
+
+prepare_scratch() {
+	umount "$PINWB_SCRATCH" 2>/dev/null
+	[ -b "$PINWB_DISK" ] || { echo "no scratch disk $PINWB_DISK"; return 1; }
+	mkfs.ext4 -q -F -b 4096 "$PINWB_DISK" >/dev/null 2>&1 || { echo "mkfs.ext4 $PINWB_DISK failed"; return 1; }
+	mount -t ext4 "$PINWB_DISK" "$PINWB_SCRATCH" || { echo "mount $PINWB_DISK failed"; return 1; }
+}
+
+for t in "${tests[@]}"; do
+	full=$res/$t.full
+	: > "$full"
+	reason=
+	if [ -x "$top/tests/rdma/$t.sh" ]; then cmd=("$top/tests/rdma/$t.sh")
+	elif [ -x "$top/tests/rdma/bin/$t" ]; then cmd=("$top/tests/rdma/bin/$t")
+	else echo "$t|fail|0|no such test (tests/rdma/bin/$t not built?)" > "$res/$t.result"; continue
+	fi
+	if ! err=$(prepare_scratch 2>&1); then
+		echo "$t|fail|0|scratch filesystem: $err" > "$res/$t.result"; continue
+	fi
+	pins_acq0=$(awk '$1=="nr_foll_pin_acquired"{print $2}' /proc/vmstat)
+	marker="pinwb-test: $t start $(date +%s%N)"
+	echo "$marker" > /dev/kmsg
+	start=$(date +%s.%N)
+	timeout -k 10 "$timeout_s" "${cmd[@]}" >> "$full" 2>&1
+	rc=$?
+	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}')
+	sync
+	umount "$PINWB_SCRATCH" 2>>"$full" || echo "# note: umount $PINWB_SCRATCH failed" >> "$full"
+	dmesg | awk -v m="$marker" 'found; index($0, m) { found = 1; print }' > "$res/$t.dmesg"
+	# rxe releases MRs from deferred work: give the pins a few seconds to come back.
+	for _ in $(seq 50); do
+		awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{exit a!=r}' /proc/vmstat && break
+		sleep 0.1
+	done
+	read -r acq rel < <(awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{print a, r}' /proc/vmstat)
+	allow=$top/tests/rdma/$t.dmesg-allow
+	if [ -f "$allow" ]; then
+		splat=$(grep -E "$bad_re" "$res/$t.dmesg" | grep -v -E -f <(grep -v '^#' "$allow") | head -n 3)
+	else
+		splat=$(grep -E "$bad_re" "$res/$t.dmesg" | head -n 3)
+	fi
+	case $rc in
+	0) result=pass ;;
+	4) result=skip; reason=$(grep -m1 -E '^# SKIP' "$full" | sed 's/^# SKIP //') ;;
+	124|137) result=fail; reason="timed out after ${timeout_s}s" ;;
+	*) result=fail; reason=$(grep -m1 -E '^not ok|^# FAIL' "$full") ;;
+	esac
+	if [ -n "$splat" ]; then
+		result=fail; reason="kernel log: $(echo "$splat" | head -n1 | sed 's/^\[[^]]*\] //')${reason:+; $reason}"
+	fi
+	if [ "$acq" != "$rel" ]; then
+		result=fail; reason="pins unbalanced: nr_foll_pin_acquired $acq != nr_foll_pin_released $rel (+$((acq - pins_acq0)) in this test)${reason:+; $reason}"
+	fi
+	echo "# pins: acquired $acq released $rel" >> "$full"
+	echo "$t|$result|$secs|${reason//|/\/}" > "$res/$t.result"
+	echo "$t: $result (${secs}s)${reason:+ - $reason}"
+done
+[ -f /run/pinwb-rxe/rxe0 ] && "$top/scripts/setup_rxe.sh" --teardown >/dev/null 2>&1
+exit 0

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pinwb test library: an RDMA device and GID, a loopback RC QP pair in one process, memory
+ * regions over file mappings, the block pattern the tests write, KTAP output and the kernel's
+ * pin counters.
+ *
+ * Every test program defines pw_description[] and pw_test(); the library's main() prints the
+ * KTAP header, runs pw_test() and turns its result into a kselftest exit code
+ * (0 pass, 1 fail, 4 skip).
+ */
+#ifndef PINWB_H
+#define PINWB_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <infiniband/verbs.h>
+
+#define PW_BLOCK	4096u
+#define PW_MAGIC	0x424c4b42574e4950ull	/* "PINWBBLK" */
+
+enum { PW_PASS = 0, PW_FAIL = 1, PW_SKIP = 4 };
+
+/* Provided by each test. */
+extern const char pw_description[];
+int pw_test(int argc, char **argv);
+
+/* ---- KTAP ---- */
+void pw_plan(int n);
+/* One result line; returns cond so callers can count. */
+bool pw_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pw_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pw_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The exit code for what was reported so far: fail if any failed, skip if all skipped. */
+int pw_result(void);
+/* Print a reason and end the program as skipped (missing device, missing filesystem...). */
+void __attribute__((noreturn)) pw_skip_all(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a reason and end the program as failed (a broken precondition, not a finding). */
+void __attribute__((noreturn)) pw_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- device, loopback QP pair ---- */
+struct pw_dev {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	uint8_t port;
+	int gid_index;
+	union ibv_gid gid;
+	enum ibv_mtu mtu;
+};
+
+/*
+ * Open the device named by $PINWB_RDMA_DEV (default: the first one) and pick its RoCE v2 GID
+ * ($PINWB_GID_INDEX overrides). Skips the test if there is no device.
+ */
+void pw_dev_open(struct pw_dev *d);
+void pw_dev_close(struct pw_dev *d);
+
+/* Two RC QPs of one device connected to each other: "writer" issues RDMA WRITEs to "target". */
+struct pw_qp_pair {
+	struct pw_dev *dev;
+	struct ibv_cq *cq;
+	struct ibv_qp *writer;
+	struct ibv_qp *target;
+	unsigned int depth;
+	unsigned int outstanding;
+};
+
+void pw_qp_pair_create(struct pw_dev *d, struct pw_qp_pair *p, unsigned int depth);
+void pw_qp_pair_destroy(struct pw_qp_pair *p);
+
+/*
+ * RDMA-WRITE len bytes from lmr+loff to the remote (addr, rkey); post only, at most
+ * p->depth in flight. Returns 0 or -1 (error printed).
+ */
+int pw_post_write(struct pw_qp_pair *p, struct ibv_mr *lmr, size_t loff, uint64_t raddr,
+		  uint32_t rkey, size_t len);
+/* Wait for every posted write to complete; -1 if any completion is not IBV_WC_SUCCESS. */
+int pw_drain(struct pw_qp_pair *p);
+
+/* ---- memory regions over a file mapping ---- */
+struct pw_fmr {
+	int fd;
+	char *addr;
+	size_t len;
+	struct ibv_mr *mr;
+};
+
+/*
+ * Create (or reuse) path, size it to len, map it MAP_SHARED with prot and register it with
+ * access. On registration failure returns -errno and leaves the mapping in place (mr NULL).
+ */
+int pw_fmr_open(struct pw_dev *d, struct pw_fmr *f, const char *path, size_t len, int prot,
+		int access);
+void pw_fmr_dereg(struct pw_fmr *f);
+void pw_fmr_close(struct pw_fmr *f);
+
+/* A local (anonymous) source buffer of nblocks, each block patterned for gen. */
+struct pw_src {
+	char *buf;
+	size_t len;
+	struct ibv_mr *mr;
+};
+void pw_src_create(struct pw_dev *d, struct pw_src *s, size_t nblocks);
+void pw_src_destroy(struct pw_src *s);
+
+/*
+ * RDMA-write generation gen of blocks [first, first + n) of the target MR (block i at offset
+ * i * PW_BLOCK) and wait for all of it. Returns 0 or -1.
+ */
+int pw_write_gen(struct pw_qp_pair *p, struct pw_src *s, struct ibv_mr *target, size_t first,
+		 size_t n, uint32_t gen);
+
+/* ---- the block pattern ---- */
+void pw_fill_block(void *blk, uint64_t block, uint32_t gen);
+
+enum pw_blk_state { PW_BLK_OK, PW_BLK_STALE, PW_BLK_ZERO, PW_BLK_TORN, PW_BLK_FOREIGN, PW_BLK_NR };
+extern const char *const pw_blk_state_name[PW_BLK_NR];
+
+/* Classify one block against (block, gen); *seen_gen gets the generation found, if any. */
+enum pw_blk_state pw_check_block(const void *blk, uint64_t block, uint32_t gen,
+				 uint32_t *seen_gen);
+
+struct pw_tally {
+	size_t n[PW_BLK_NR];
+	size_t first_bad;	/* first block not OK, or SIZE_MAX */
+};
+/* Classify nblocks blocks starting at buf (block numbers from first). */
+void pw_tally(const void *buf, size_t first, size_t nblocks, uint32_t gen, struct pw_tally *t);
+/* "256 blocks: 0 ok, 256 stale, ..." */
+const char *pw_tally_str(const struct pw_tally *t);
+
+/* Read [off, off+len) of path with O_DIRECT into a fresh buffer (caller frees); NULL on error. */
+void *pw_read_direct(const char *path, size_t off, size_t len);
+
+/*
+ * Where each block of path's first nblocks lives on its block device: byte offsets, or
+ * PW_NOT_ON_DISK for holes, delalloc and unwritten extents. Returns a malloc'd table; the
+ * device node goes to dev (a /dev path). Map once, after a sync, before the writes a test
+ * measures (FIEMAP_FLAG_SYNC would flush the very pages under test).
+ */
+#define PW_NOT_ON_DISK UINT64_MAX
+uint64_t *pw_block_map(const char *path, size_t nblocks, char *dev, size_t devlen);
+/* Read those blocks straight from the device with O_DIRECT (zeros where not on disk). */
+void *pw_read_disk(const char *dev, const uint64_t *map, size_t nblocks);
+
+/* ---- reporting for make repro ---- */
+/* "# seen: ..." : the one line make repro shows for this test on this kernel. */
+void pw_seen(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "# metric: value unit" : the figure make repro charts (lower is better, 0 is right). */
+void pw_metric(long long value, const char *unit);
+
+/* ---- kernel state ---- */
+long long pw_vmstat(const char *name);		/* -1 if absent */
+/* acquired - released from /proc/vmstat (0 when balanced). */
+long long pw_pins_outstanding(void);
+/*
+ * Wait up to timeout_ms for the outstanding pin count to come back to want (rxe drops MR
+ * references from deferred work, so pins may be released shortly after ibv_dereg_mr or
+ * ibv_destroy_qp returns). Returns the last count seen.
+ */
+long long pw_pins_settle(long long want, int timeout_ms);
+/* Sectors written to the block device that holds path, from /sys/block/<dev>/stat. */
+long long pw_dev_sectors_written(const char *path);
+void pw_drop_caches(void);
+
+/* The scratch directory on the filesystem under test ($PINWB_SCRATCH, default /mnt/scratch). */
+const char *pw_scratch(void);
+/* pw_scratch() + "/" + name in a static buffer. */
+const char *pw_path(const char *name);
+
+#endif

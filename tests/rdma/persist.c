@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * persist: data-integrity writeback of a registered file MR. RDMA-write generation N into
+ * every block, call one sync primitive, read the blocks straight from the device (O_DIRECT on
+ * the block device at the file's extents, so no page-cache flush can help): all must hold N.
+ * Once for each of fsync, msync(MS_SYNC), sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER),
+ * fdatasync and syncfs, with the MR registered throughout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/pinwb.h"
+
+const char pw_description[] = "fsync/msync/sync_file_range/fdatasync/syncfs persist RDMA writes to a registered file MR";
+
+#define NBLK 256
+
+static int do_sync(int how, struct pw_fmr *f)
+{
+	switch (how) {
+	case 0: return fsync(f->fd);
+	case 1: return msync(f->addr, f->len, MS_SYNC);
+	case 2: return sync_file_range(f->fd, 0, f->len, SYNC_FILE_RANGE_WAIT_BEFORE |
+				       SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+	case 3: return fdatasync(f->fd);
+	default: return syncfs(f->fd);
+	}
+}
+
+static const char *const sync_name[] = {
+	"fsync", "msync(MS_SYNC)", "sync_file_range", "fdatasync", "syncfs",
+};
+#define NR_SYNC 5
+
+int pw_test(int argc, char **argv)
+{
+	const char *path = pw_path("persist.dat");
+	char dev[64], seen[512] = "";
+	size_t lost = 0;
+	struct pw_qp_pair qp;
+	struct pw_src src;
+	struct pw_fmr f;
+	struct pw_dev d;
+	uint64_t *map;
+	int how, ret;
+
+	(void)argc; (void)argv;
+	pw_dev_open(&d);
+	pw_plan(2 * NR_SYNC);
+	pw_qp_pair_create(&d, &qp, 32);
+	pw_src_create(&d, &src, 32);
+	ret = pw_fmr_open(&d, &f, path, NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
+			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	if (ret)
+		pw_die("ibv_reg_mr over %s: %s", path, strerror(-ret));
+	/* Registration write-faulted every page: persist that state, then map the blocks. */
+	if (fsync(f.fd))
+		pw_die("first fsync: %s", strerror(errno));
+	map = pw_block_map(path, NBLK, dev, sizeof(dev));
+	for (size_t i = 0; i < NBLK; i++)
+		if (map[i] == PW_NOT_ON_DISK)
+			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+
+	for (how = 0; how < NR_SYNC; how++) {
+		uint32_t gen = 2 + how;
+		struct pw_tally cpu, disk;
+		char *buf;
+
+		ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, gen);
+		pw_tally(f.addr, 0, NBLK, gen, &cpu);
+		pw_ok(!ret && cpu.n[PW_BLK_OK] == NBLK, "%s: generation %u RDMA-written (CPU view: %s)",
+		      sync_name[how], gen, pw_tally_str(&cpu));
+		if (do_sync(how, &f))
+			pw_info("%s failed: %s", sync_name[how], strerror(errno));
+		buf = pw_read_disk(dev, map, NBLK);
+		pw_tally(buf, 0, NBLK, gen, &disk);
+		free(buf);
+		pw_ok(disk.n[PW_BLK_OK] == NBLK, "%s: generation %u on disk (%s)", sync_name[how], gen,
+		      pw_tally_str(&disk));
+		lost += NBLK - disk.n[PW_BLK_OK];
+		snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s%s %zu/%d",
+			 how ? ", " : "", sync_name[how], disk.n[PW_BLK_OK], NBLK);
+	}
+	pw_seen("blocks on disk after each sync: %s", seen);
+	pw_metric(lost, "blocks not persisted");
+
+	pw_fmr_close(&f);
+	free(map);
+	pw_src_destroy(&src);
+	pw_qp_pair_destroy(&qp);
+	pw_dev_close(&d);
+	return pw_result();
+}
