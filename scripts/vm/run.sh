@@ -70,6 +70,10 @@ qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -machine q35 -smp "$sm
 	-drive "file=$disks/vdb.img,format=raw,if=virtio,cache=none")
 [ -n "${VM_KILL_ON:-}" ] && rm -f "$results/$VM_KILL_ON"
 
+# One guest at a time: each uses both cores. Wait for any other run to finish.
+exec 9>/tmp/pinwb-vm.lock
+flock -n 9 || { note "another guest is running; waiting for it"; flock 9; }
+
 start=$(date +%s)
 timeout --signal=KILL "$timeout" "${qemu[@]}" </dev/null >"$results/qemu.out" 2>&1 &
 qpid=$!

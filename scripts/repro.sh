@@ -1,0 +1,61 @@
+#!/bin/bash
+# make repro: the reproduction tests on Debian's stock kernel and on the patched kernel, one VM
+# each, then a side-by-side table (results/repro.txt) and a chart (results/repro.png).
+#
+# usage: scripts/repro.sh [TEST...]    (default: every test in tests/rdma/TESTS)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+out=$PINWB_TOP/results/repro
+rm -rf "$out"; mkdir -p "$out"
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/tests/rdma/TESTS" | awk '{print $1}')
+
+for k in stock patched; do
+	echo "== $k kernel =="
+	"$PINWB_TOP/scripts/check.sh" --kernel "$k" --results "$out/$k" "${tests[@]}" | tail -n +2
+done
+
+res() { local r; r=$(cut -d'|' -f2 "$out/$1/$2.result" 2>/dev/null); echo "${r:-none}" | tr a-z A-Z; }
+seen() { local s; s=$(sed -n 's/^# seen: //p' "$out/$1/$2.full" 2>/dev/null | tail -n 1)
+	[ -n "$s" ] || s=$(cut -d'|' -f4 "$out/$1/$2.result" 2>/dev/null); echo "${s:--}"; }
+metric() { sed -n 's/^# metric: \([0-9]*\) .*/\1/p' "$out/$1/$2.full" 2>/dev/null | tail -n 1; }
+
+table=$PINWB_TOP/results/repro.txt
+data=$out/chart.dat
+{
+	echo "pinwb repro: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(sed -n 's/^kernel: //p' "$out/stock/guest-info" 2>/dev/null), patched $(sed -n 's/^kernel: //p' "$out/patched/guest-info" 2>/dev/null)"
+	printf '%-12s %-7s %-7s %s\n' TEST STOCK PATCHED "WHAT WAS SEEN"
+	for t in "${tests[@]}"; do
+		printf '%-12s %-7s %-7s stock:   %s\n' "$t" "$(res stock "$t")" "$(res patched "$t")" "$(seen stock "$t")"
+		printf '%-28s patched: %s\n' "" "$(seen patched "$t")"
+	done
+} > "$table"
+: > "$data"
+for t in "${tests[@]}"; do
+	s=$(metric stock "$t") p=$(metric patched "$t")
+	[ -n "$s" ] || { [ "$(res stock "$t")" = PASS ] && s=0 || s=1; }
+	[ -n "$p" ] || { [ "$(res patched "$t")" = PASS ] && p=0 || p=1; }
+	echo "$t $s $p" >> "$data"
+done
+echo
+cat "$table"
+if command -v gnuplot >/dev/null; then
+	gnuplot <<-GP 2>"$out/gnuplot.err" && echo "chart: results/repro.png" || echo "gnuplot failed: $(cat "$out/gnuplot.err")"
+	set terminal pngcairo size 900,480 font ",10"
+	set output "$PINWB_TOP/results/repro.png"
+	set title "pinwb repro: what each test found wrong (0 = nothing), stock vs patched 6.1"
+	set style data histograms
+	set style histogram clustered gap 1
+	set style fill solid 0.8 border -1
+	set boxwidth 0.9
+	set ylabel "blocks lost / not persisted (or 1 = failed)"
+	set yrange [0:*]
+	set grid ytics
+	set key top right
+	plot "$data" using 2:xtic(1) title "stock" lc rgb "#c0392b", \
+	     "" using 3 title "patched" lc rgb "#2e86c1", \
+	     "" using (\$0-0.15):2:2 with labels offset 0,0.7 notitle, \
+	     "" using (\$0+0.15):3:3 with labels offset 0,0.7 notitle
+	GP
+fi
