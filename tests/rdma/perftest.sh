@@ -1,0 +1,65 @@
+#!/bin/bash
+# perftest: perftest's ib_write_bw into a server buffer that is an mmap'd ext4 file (--mmap),
+# for a fixed time, while sync, fsync and drop_caches run in a loop. It must finish, print its
+# bandwidth and leave dmesg clean (the runner checks dmesg and the pin balance).
+# Output is KTAP; exit status 0 pass, 1 fail, 4 skip.
+set -u
+desc="ib_write_bw into an mmap'd ext4 file during sync/fsync/drop_caches"
+[ "${1:-}" = --describe ] && { echo "$desc"; exit 0; }
+echo "KTAP version 1"
+echo "# perftest: $desc"
+command -v ib_write_bw >/dev/null || { echo "1..0"; echo "# SKIP ib_write_bw missing (apt-get install perftest)"; exit 4; }
+dev=${PINWB_RDMA_DEV:-}
+[ -n "$dev" ] || dev=$(ls /sys/class/infiniband 2>/dev/null | head -n 1)
+[ -n "$dev" ] || { echo "1..0"; echo "# SKIP no RDMA device"; exit 4; }
+gid=${PINWB_GID_INDEX:-}
+if [ -z "$gid" ]; then
+	for t in /sys/class/infiniband/$dev/ports/1/gid_attrs/types/*; do
+		[ "$(cat "$t" 2>/dev/null)" = "RoCE v2" ] || continue
+		case "$(cat "/sys/class/infiniband/$dev/ports/1/gids/${t##*/}")" in
+		0000:0000:0000:0000:0000:ffff:*) gid=${t##*/}; break ;;
+		esac
+	done
+fi
+[ -n "$gid" ] || { echo "1..0"; echo "# SKIP $dev has no IPv4-mapped RoCE v2 GID"; exit 4; }
+secs=${PERFTEST_SECONDS:-15} size=65536 port=$((18515 + RANDOM % 1000))
+file=${PINWB_SCRATCH:-/mnt/scratch}/perftest.dat
+work=$(mktemp -d)
+echo "1..3"
+
+# The buffer file must exist and be large enough before ib_write_bw maps it.
+dd if=/dev/zero of="$file" bs=1M count=64 status=none && sync
+
+ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" --mmap="$file" > "$work/server" 2>&1 &
+srv=$!
+sleep 2
+# The stressor: data-integrity and cache-dropping work on the very file the NIC writes into.
+(
+	end=$(( $(date +%s) + secs + 5 ))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		sync; sleep 0.3
+		sync "$file"	# fsync(2) of the file
+		echo 3 > /proc/sys/vm/drop_caches; sleep 0.3
+	done
+) &
+stress=$!
+timeout $((secs + 60)) ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" 127.0.0.1 > "$work/client" 2>&1
+crc=$?
+timeout 30 tail --pid="$srv" -f /dev/null; kill "$srv" 2>/dev/null; wait "$srv"; src=$?
+kill "$stress" 2>/dev/null; wait "$stress" 2>/dev/null
+
+sed 's/^/# server: /' "$work/server"; sed 's/^/# client: /' "$work/client"
+[ $crc = 0 ] && echo "ok 1 client finished" || echo "not ok 1 client finished (exit $crc)"
+[ $src = 0 ] && echo "ok 2 server finished" || echo "not ok 2 server finished (exit $src)"
+# The result row: "#bytes #iterations BW peak BW average MsgRate"; the header says the unit.
+unit=$(grep -o 'BW average\[[^]]*\]' "$work/client" | head -n 1 | sed 's/BW average\[\(.*\)\]/\1/')
+bw=$(awk -v s="$size" '$1 == s && NF >= 5 { print $4 }' "$work/client" | tail -n 1)
+if [ -n "$bw" ]; then
+	echo "ok 3 bandwidth reported: $bw ${unit:-?}"
+	echo "# seen: ib_write_bw ${secs}s of ${size}-byte writes into an ext4 mmap under sync/fsync/drop_caches: $bw ${unit:-?}"
+else
+	echo "not ok 3 no bandwidth line in the client's output"
+fi
+rm -rf "$work"
+[ $crc = 0 ] && [ $src = 0 ] && [ -n "$bw" ] && exit 0
+exit 1
