@@ -25,12 +25,25 @@ tests=("$@")
 [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/tests/rdma/TESTS" | awk '{print $1}')
 vm_timeout=${VM_TIMEOUT:-$(( 120 + ${#tests[@]} * ${PINWB_TEST_TIMEOUT:-300} ))}
 
+# Tests with a host side (tests/rdma/NAME.host: the guest is killed, the disk read after) get a
+# guest of their own; all others share one guest.
+guest_tests=() host_tests=()
+for t in "${tests[@]}"; do
+	if [ -x "$PINWB_TOP/tests/rdma/$t.host" ]; then host_tests+=("$t"); else guest_tests+=("$t"); fi
+done
+
 start=$(date +%s)
-VM_TIMEOUT=$vm_timeout "$PINWB_TOP/scripts/vm/run.sh" --kernel "$kernel" --results "$results" \
-	-- "$PINWB_TOP/tests/guest-run.sh" "${tests[@]}" > "$results/vm.out" 2>&1
-vmrc=$?
+vmrc=0
+if [ ${#guest_tests[@]} -gt 0 ]; then
+	VM_TIMEOUT=$vm_timeout "$PINWB_TOP/scripts/vm/run.sh" --kernel "$kernel" --results "$results" \
+		-- "$PINWB_TOP/tests/guest-run.sh" "${guest_tests[@]}" > "$results/vm.out" 2>&1
+	vmrc=$?
+	if [ $vmrc = 125 ]; then cat "$results/vm.out" >&2; fi
+fi
+for t in "${host_tests[@]}"; do
+	"$PINWB_TOP/tests/rdma/$t.host" "$kernel" "$results"
+done
 total=$(( $(date +%s) - start ))
-if [ $vmrc = 125 ]; then cat "$results/vm.out" >&2; fi
 
 declare -A xf=()
 if [ -n "$xfail" ]; then
@@ -78,7 +91,7 @@ done
 	printf '%s' "$cases"
 	echo '</testsuite>'
 } > "$junit"
-echo "kernel: $(sed -n 's/^kernel: //p' "$results/guest-info" 2>/dev/null || echo '?') ($kernel); VM ${total}s; results in ${results#"$PINWB_TOP"/}/"
+echo "kernel: $(sed -n 's/^kernel: //p' "$results"/guest-info "$results"/*/guest-info 2>/dev/null | head -n 1) ($kernel); VM ${total}s; results in ${results#"$PINWB_TOP"/}/"
 [ $nxfail -gt 0 ] && echo "($nxfail of the skipped are XFAIL: known bugs, each naming the issue that fixes it)"
 [ $xpass -gt 0 ] && echo "($xpass XPASS counted as failed: a test on the expected-failure list passed)"
 echo "$pass passed, $fail failed, $skip skipped"

@@ -24,7 +24,7 @@ metric() { sed -n 's/^# metric: \([0-9]*\) .*/\1/p' "$out/$1/$2.full" 2>/dev/nul
 table=$PINWB_TOP/results/repro.txt
 data=$out/chart.dat
 {
-	echo "pinwb repro: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(sed -n 's/^kernel: //p' "$out/stock/guest-info" 2>/dev/null), patched $(sed -n 's/^kernel: //p' "$out/patched/guest-info" 2>/dev/null)"
+	echo "pinwb repro: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(sed -n 's/^kernel: //p' "$out"/stock/guest-info "$out"/stock/*/guest-info 2>/dev/null | head -n 1), patched $(sed -n 's/^kernel: //p' "$out"/patched/guest-info "$out"/patched/*/guest-info 2>/dev/null | head -n 1)"
 	printf '%-12s %-7s %-7s %s\n' TEST STOCK PATCHED "WHAT WAS SEEN"
 	for t in "${tests[@]}"; do
 		printf '%-12s %-7s %-7s stock:   %s\n' "$t" "$(res stock "$t")" "$(res patched "$t")" "$(seen stock "$t")"
