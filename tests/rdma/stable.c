@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stable: a page under writeback must not change while the device writes it. The file system
+ * sits on a checksumming block device (stable.sh puts ext4 on dm-integrity, crc32c, no journal,
+ * which sets stable_writes); RDMA writes stream into a registered 4 MiB file MR while fsync
+ * runs in a loop and a CPU thread keeps the pages dirty through the mapping (rewriting one
+ * byte with its own value: a write fault, so the page is dirty and fsync writes it while the
+ * NIC writes it too). Then the writes stop, caches are dropped and every block is read back with
+ * O_DIRECT from the device at the file's blocks while the MR is still registered (buffered
+ * reads would be served by the pinned pages, and any sync would rewrite the blocks with no
+ * DMA going on): no read may fail. A block written while its checksum was computed fails its check
+ * (EILSEQ); stable.sh also fails on "Checksum failed" in the kernel log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/pinwb.h"
+
+const char pw_description[] = "RDMA writes during fsync loops leave no checksum errors on a stable-writes device";
+
+#define NBLK 1024
+
+struct writer {
+	struct pw_qp_pair *qp;
+	struct pw_src *src;
+	struct ibv_mr *mr;
+	atomic_int stop;
+	int errors;
+	unsigned int passes;
+};
+
+struct dirtier {
+	char *addr;
+	atomic_int stop;
+	unsigned long passes;
+};
+
+static void *dirtier_fn(void *arg)
+{
+	struct dirtier *dt = arg;
+	size_t b;
+
+	while (!atomic_load(&dt->stop)) {
+		for (b = 0; b < NBLK; b++) {
+			volatile char *p = dt->addr + b * PW_BLOCK + PW_BLOCK - 1;
+
+			*p = *p;
+		}
+		dt->passes++;
+	}
+	return NULL;
+}
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+	uint32_t gen = 2;
+
+	while (!atomic_load(&w->stop)) {
+		if (pw_write_gen(w->qp, w->src, w->mr, 0, NBLK, gen++))
+			w->errors++;
+		w->passes++;
+	}
+	return NULL;
+}
+
+int pw_test(int argc, char **argv)
+{
+	const char *path = pw_path("stable.dat");
+	int secs = getenv("STABLE_SECONDS") ? atoi(getenv("STABLE_SECONDS")) : 30;
+	struct pw_qp_pair qp;
+	struct pw_src src;
+	struct pw_fmr f;
+	struct pw_dev d;
+	struct writer w = { 0 };
+	struct dirtier dt = { 0 };
+	unsigned int fsyncs = 0, fsync_err = 0, bad = 0, first_bad = 0;
+	time_t end;
+	pthread_t th, dth;
+	char *buf, dev[64];
+	uint64_t *map;
+	int fd, ret;
+	size_t b;
+
+	(void)argc; (void)argv;
+	pw_dev_open(&d);
+	pw_plan(3);
+	pw_qp_pair_create(&d, &qp, 64);
+	pw_src_create(&d, &src, 64);
+	ret = pw_fmr_open(&d, &f, path, (size_t)NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
+			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	if (ret)
+		pw_die("ibv_reg_mr over %s: %s", path, strerror(-ret));
+	if (pw_write_gen(&qp, &src, f.mr, 0, NBLK, 1) || fsync(f.fd))
+		pw_die("first generation + fsync: %s", strerror(errno));
+	map = pw_block_map(path, NBLK, dev, sizeof(dev));
+	for (b = 0; b < NBLK; b++)
+		if (map[b] == PW_NOT_ON_DISK)
+			pw_die("block %zu has no allocated block after fsync", b);
+
+	w.qp = &qp; w.src = &src; w.mr = f.mr;
+	dt.addr = f.addr;
+	if (pthread_create(&th, NULL, writer_fn, &w) || pthread_create(&dth, NULL, dirtier_fn, &dt))
+		pw_die("pthread_create");
+	end = time(NULL) + secs;
+	while (time(NULL) < end) {
+		if (fsync(f.fd))
+			fsync_err++;
+		fsyncs++;
+	}
+	atomic_store(&w.stop, 1);
+	atomic_store(&dt.stop, 1);
+	pthread_join(th, NULL);
+	pthread_join(dth, NULL);
+	pw_info("%d s: %u fsyncs (%u failed), %u RDMA passes and %lu CPU dirtying passes over %d blocks",
+		secs, fsyncs, fsync_err, w.passes, dt.passes, NBLK);
+	pw_ok(!w.errors && !fsync_err, "RDMA writes and fsyncs completed without error");
+
+	/*
+	 * No sync from here on: writing the (still dirty) pages again with no DMA going on would
+	 * repair what the device holds. Drop clean caches and read the device itself at the
+	 * file's blocks, so no page-cache flush runs first.
+	 */
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	if (fd < 0 || write(fd, "3", 1) != 1)
+		pw_info("drop_caches: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	fd = open(dev, O_RDONLY | O_DIRECT);
+	if (fd < 0 || posix_memalign((void **)&buf, PW_BLOCK, PW_BLOCK))
+		pw_die("open %s O_DIRECT: %s", dev, strerror(errno));
+	for (b = 0; b < NBLK; b++)
+		if (pread(fd, buf, PW_BLOCK, map[b]) != PW_BLOCK) {
+			if (!bad++)
+				first_bad = b;
+			if (bad <= 3)
+				pw_info("O_DIRECT read of block %zu (%s at %llu): %s", b, dev,
+					(unsigned long long)map[b], strerror(errno));
+		}
+	close(fd);
+	free(buf);
+	if (bad)
+		pw_info("first failing block: %u", first_bad);
+	pw_ok(!bad, "every block reads back with O_DIRECT while registered (%u of %d failed)", bad, NBLK);
+
+	pw_fmr_dereg(&f);
+	pw_ok(!fsync(f.fd), "fsync after deregistration");
+	pw_seen("%u fsyncs under %u RDMA passes: %u of %d blocks unreadable (checksum) while registered",
+		fsyncs, w.passes, bad, NBLK);
+	pw_metric(bad, "blocks unreadable");
+
+	pw_fmr_close(&f);
+	free(map);
+	pw_src_destroy(&src);
+	pw_qp_pair_destroy(&qp);
+	pw_dev_close(&d);
+	return pw_result();
+}

@@ -1,0 +1,39 @@
+#!/bin/bash
+# stable: ext4 on dm-integrity (crc32c, 4 KiB sectors, no journal: stable_writes=1) on
+# $PINWB_DISK2, then tests/rdma/bin/stable on it; fails on "Checksum failed" in the kernel log.
+# dm-integrity's default journal mode would hide the problem (data is copied into the journal).
+set -u
+desc=$("$(dirname "$0")/bin/stable" --describe)
+[ "${1:-}" = --describe ] && { echo "$desc"; exit 0; }
+disk=${PINWB_DISK2:-/dev/vdb} name=pinwb-integ mnt=/mnt/integ
+skip() { echo "KTAP version 1"; echo "1..0"; echo "# SKIP $*"; exit 4; }
+command -v integritysetup >/dev/null || skip "integritysetup missing (apt-get install cryptsetup-bin)"
+[ -b "$disk" ] || skip "no spare disk $disk (PINWB_DISK2)"
+export DM_DISABLE_UDEV=1	# no udev in the guest: libdevmapper makes the nodes itself
+cleanup() { umount "$mnt" 2>/dev/null; integritysetup close "$name" 2>/dev/null; }
+trap cleanup EXIT
+modprobe dm-integrity 2>/dev/null
+integritysetup format -q --batch-mode --integrity crc32c --sector-size 4096 "$disk" >/tmp/integ.log 2>&1 ||
+	{ cat /tmp/integ.log; skip "integritysetup format failed (dm-integrity missing?)"; }
+integritysetup open --integrity crc32c --integrity-no-journal "$disk" "$name" >>/tmp/integ.log 2>&1 ||
+	{ cat /tmp/integ.log; skip "integritysetup open failed"; }
+dev=/dev/mapper/$name
+dm=
+for b in /sys/block/dm-*; do [ "$(cat "$b/dm/name" 2>/dev/null)" = "$name" ] && dm=${b##*/}; done
+[ -b "$dev" ] || dev=/dev/$dm
+echo "# dm-integrity on $disk as $dev ($dm), stable_writes=$(cat "/sys/block/$dm/queue/stable_writes" 2>/dev/null)"
+mkfs.ext4 -q -F -b 4096 "$dev" >/dev/null 2>&1 || { echo "# mkfs.ext4 on $dev failed"; exit 1; }
+mkdir -p "$mnt"; mount -t ext4 "$dev" "$mnt" || { echo "# mount $dev failed"; exit 1; }
+marker="pinwb-stable: $(date +%s%N)"
+echo "$marker" > /dev/kmsg
+PINWB_SCRATCH=$mnt "$(dirname "$0")/bin/stable"
+rc=$?
+sync
+n=$(dmesg | awk -v m="$marker" 'f; index($0, m) { f = 1 }' | grep -c 'Checksum failed')
+echo "# kernel log: $n 'Checksum failed' lines"
+if [ "$n" -gt 0 ]; then
+	dmesg | grep -m 3 'Checksum failed' | sed 's/^/# /'
+	echo "# FAIL: dm-integrity reported checksum failures"
+	rc=1
+fi
+exit $rc
