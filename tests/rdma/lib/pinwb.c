@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -295,21 +296,22 @@ static int poll_one(struct pw_qp_pair *p)
 	}
 	p->outstanding--;
 	if (wc.status != IBV_WC_SUCCESS) {
-		pw_info("RDMA write completion: %s (wr_id %llu)", ibv_wc_status_str(wc.status),
+		/* wc.opcode is undefined in an error completion: wr_id is the remote address. */
+		pw_info("RDMA completion: %s (wr_id %llu)", ibv_wc_status_str(wc.status),
 			(unsigned long long)wc.wr_id);
 		return -1;
 	}
 	return 0;
 }
 
-int pw_post_write(struct pw_qp_pair *p, struct ibv_mr *lmr, size_t loff, uint64_t raddr,
-		  uint32_t rkey, size_t len)
+static int post_rdma(struct pw_qp_pair *p, enum ibv_wr_opcode op, struct ibv_mr *lmr, size_t loff,
+		     uint64_t raddr, uint32_t rkey, size_t len)
 {
 	struct ibv_sge sge = {
 		.addr = (uintptr_t)lmr->addr + loff, .length = (uint32_t)len, .lkey = lmr->lkey,
 	};
 	struct ibv_send_wr wr = {
-		.wr_id = raddr, .sg_list = &sge, .num_sge = 1, .opcode = IBV_WR_RDMA_WRITE,
+		.wr_id = raddr, .sg_list = &sge, .num_sge = 1, .opcode = op,
 		.send_flags = IBV_SEND_SIGNALED,
 		.wr.rdma = { .remote_addr = raddr, .rkey = rkey },
 	}, *bad;
@@ -325,6 +327,18 @@ int pw_post_write(struct pw_qp_pair *p, struct ibv_mr *lmr, size_t loff, uint64_
 	}
 	p->outstanding++;
 	return err;
+}
+
+int pw_post_write(struct pw_qp_pair *p, struct ibv_mr *lmr, size_t loff, uint64_t raddr,
+		  uint32_t rkey, size_t len)
+{
+	return post_rdma(p, IBV_WR_RDMA_WRITE, lmr, loff, raddr, rkey, len);
+}
+
+int pw_post_read(struct pw_qp_pair *p, struct ibv_mr *lmr, size_t loff, uint64_t raddr,
+		 uint32_t rkey, size_t len)
+{
+	return post_rdma(p, IBV_WR_RDMA_READ, lmr, loff, raddr, rkey, len);
 }
 
 int pw_drain(struct pw_qp_pair *p)
@@ -741,4 +755,15 @@ const char *pw_path(const char *name)
 
 	snprintf(p, sizeof(p), "%s/%s", pw_scratch(), name);
 	return p;
+}
+
+int pw_scratch_quiesce(void)
+{
+	int ret = mount(NULL, pw_scratch(), NULL, MS_REMOUNT, "noinit_itable");
+
+	if (ret)
+		pw_info("remount %s noinit_itable: %s (device write counts may include more)",
+			pw_scratch(), strerror(errno));
+	sync();
+	return ret ? -1 : 0;
 }

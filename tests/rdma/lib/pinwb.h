@@ -75,7 +75,13 @@ void pw_qp_pair_destroy(struct pw_qp_pair *p);
  */
 int pw_post_write(struct pw_qp_pair *p, struct ibv_mr *lmr, size_t loff, uint64_t raddr,
 		  uint32_t rkey, size_t len);
-/* Wait for every posted write to complete; -1 if any completion is not IBV_WC_SUCCESS. */
+/*
+ * RDMA-READ len bytes from the remote (addr, rkey) into lmr+loff (lmr needs
+ * IBV_ACCESS_LOCAL_WRITE, the remote MR IBV_ACCESS_REMOTE_READ); post only, like pw_post_write.
+ */
+int pw_post_read(struct pw_qp_pair *p, struct ibv_mr *lmr, size_t loff, uint64_t raddr,
+		 uint32_t rkey, size_t len);
+/* Wait for every posted request to complete; -1 if any completion is not IBV_WC_SUCCESS. */
 int pw_drain(struct pw_qp_pair *p);
 
 /* ---- memory regions over a file mapping ---- */
@@ -168,5 +174,12 @@ void pw_drop_caches(void);
 const char *pw_scratch(void);
 /* pw_scratch() + "/" + name in a static buffer. */
 const char *pw_path(const char *name);
+/*
+ * Make the scratch filesystem quiet for tests that count the sectors written to its device: a
+ * fresh mkfs.ext4 zeroes its inode tables from a background thread (ext4lazyinit: tens of MiB
+ * in the first minutes), so remount with noinit_itable, then sync. Returns 0, or -1 (printed)
+ * if the remount failed (not ext4, not a mount point).
+ */
+int pw_scratch_quiesce(void);
 
 #endif

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * background: a registered file MR that the device is not writing costs no background
+ * writeback. Register 64 MiB (16384 blocks) of an ext4 file, RDMA-write it once, fsync, then
+ * stay idle for 30 s with background writeback made eager (vm.dirty_expire_centisecs 500,
+ * vm.dirty_writeback_centisecs 100, restored afterwards) and count what the device is written
+ * (sectors from /sys/block/<dev>/stat; the scratch ext4 is remounted noinit_itable first so
+ * its lazy inode-table zeroing does not count). At most 64 KiB (journal, metadata) is allowed.
+ * On a stock kernel the pages are clean after the fsync and RDMA does not dirty them; a kernel
+ * that keeps pinned pages dirty must still not rewrite them from memory-cleaning writeback
+ * (data-integrity writeback, fsync, is where they get written).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/pinwb.h"
+
+const char pw_description[] = "an idle registered 64 MiB ext4 file MR causes no background writeback";
+
+#define NBLK 16384
+#define IDLE_S 30
+#define STEP_S 5
+#define MAX_KIB 64
+
+static const char *const knob[] = {
+	"/proc/sys/vm/dirty_expire_centisecs", "/proc/sys/vm/dirty_writeback_centisecs",
+};
+static const long want[] = { 500, 100 };
+static long saved[2] = { -1, -1 };
+
+static long read_knob(const char *p)
+{
+	FILE *f = fopen(p, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int write_knob(const char *p, long v)
+{
+	FILE *f = fopen(p, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%ld\n", v) < 0;
+	ret |= fclose(f) != 0;
+	return ret ? -1 : 0;
+}
+
+static void restore_knobs(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (saved[i] >= 0 && write_knob(knob[i], saved[i]))
+			pw_info("restoring %s to %ld failed", knob[i], saved[i]);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int pw_test(int argc, char **argv)
+{
+	const char *path = pw_path("background.dat");
+	long long s0, s, prev, kib;
+	struct pw_qp_pair qp;
+	struct pw_src src;
+	struct pw_fmr f;
+	struct pw_dev d;
+	double t;
+	int ret, i;
+
+	(void)argc; (void)argv;
+	pw_dev_open(&d);
+	pw_plan(2);
+	pw_qp_pair_create(&d, &qp, 32);
+	pw_src_create(&d, &src, 64);
+	pw_scratch_quiesce();
+
+	t = now();
+	ret = pw_fmr_open(&d, &f, path, (size_t)NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
+			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	if (ret)
+		pw_die("ibv_reg_mr over %s (%d MiB): %s", path, NBLK / 256, strerror(-ret));
+	pw_info("registered %d MiB in %.1f s", NBLK / 256, now() - t);
+	t = now();
+	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, 1);
+	pw_info("RDMA-wrote %d blocks in %.1f s", NBLK, now() - t);
+	pw_ok(!ret, "%d RDMA writes into the registered file MR completed", NBLK);
+	t = now();
+	if (fsync(f.fd))
+		pw_die("fsync: %s", strerror(errno));
+	sync();
+	pw_info("fsync + sync in %.1f s", now() - t);
+
+	atexit(restore_knobs);
+	for (i = 0; i < 2; i++) {
+		saved[i] = read_knob(knob[i]);
+		if (saved[i] < 0 || write_knob(knob[i], want[i]))
+			pw_die("cannot set %s", knob[i]);
+	}
+	pw_info("set vm.dirty_expire_centisecs=%ld (was %ld), vm.dirty_writeback_centisecs=%ld (was %ld)",
+		want[0], saved[0], want[1], saved[1]);
+
+	s0 = prev = pw_dev_sectors_written(path);
+	if (s0 < 0)
+		pw_die("no write counter for the device of %s", path);
+	for (i = STEP_S; i <= IDLE_S; i += STEP_S) {
+		sleep(STEP_S);
+		s = pw_dev_sectors_written(path);
+		pw_info("idle %2d s: %lld KiB written in the last %d s", i, (s - prev) / 2, STEP_S);
+		prev = s;
+	}
+	kib = (prev - s0) / 2;
+	restore_knobs();
+	saved[0] = saved[1] = -1;
+
+	pw_ok(kib <= MAX_KIB, "%lld KiB written to the device in %d s idle (at most %d KiB allowed)",
+	      kib, IDLE_S, MAX_KIB);
+	pw_seen("%lld KiB written to the device during %d s idle with a registered %d MiB ext4 file MR (expire 5 s, writeback every 1 s)",
+		kib, IDLE_S, NBLK / 256);
+	pw_metric(kib, "KiB written while idle");
+
+	pw_fmr_close(&f);
+	pw_src_destroy(&src);
+	pw_qp_pair_destroy(&qp);
+	pw_dev_close(&d);
+	return pw_result();
+}

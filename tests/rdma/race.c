@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * race: registration racing with writeback (the seed thread's point [2]: GUP must wait for
+ * writeback in progress, since that writeback may not see the new pin). Each iteration dirties
+ * a 16-block ext4 file through its CPU mapping, starts writeback of it with
+ * sync_file_range(SYNC_FILE_RANGE_WRITE) and does not wait, registers an MR over it at once
+ * (so the pin is taken while the pages are under writeback), RDMA-writes a new generation,
+ * fsyncs and reads the blocks straight from the device (O_DIRECT at the file's extents): every
+ * block must hold that generation. Then the MR is deregistered. 200 iterations or 60 s,
+ * whichever ends first; nothing may be lost in any of them.
+ *
+ * Under QEMU a 64 KiB write completes before sync_file_range() returns, so each iteration also
+ * dirties 4 MiB of ballast further in the file and starts its writeback first: the 16 blocks'
+ * I/O then queues behind it. How many of the 16 pages really were under writeback when
+ * ibv_reg_mr was called (PG_writeback, from /proc/self/pagemap and /proc/kpageflags) is
+ * counted and reported; it is not asserted (it depends on the device's speed).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/pinwb.h"
+
+const char pw_description[] = "registering an MR over pages under writeback, then RDMA write + fsync: the data reaches disk";
+
+#define NBLK 16
+#define BALLAST 1024		/* blocks, after the NBLK under test */
+#define KPF_WRITEBACK 8
+#define ITERATIONS 200
+#define MAX_S 60
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* How many pages of [addr, addr + n pages) are under writeback; -1 if that cannot be known. */
+static int pages_under_writeback(const char *addr, size_t n)
+{
+	uint64_t pme[NBLK], flags;
+	int pm, kpf, count = 0;
+	size_t i;
+
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	kpf = open("/proc/kpageflags", O_RDONLY);
+	if (pm < 0 || kpf < 0 || n > NBLK ||
+	    pread(pm, pme, n * 8, (uintptr_t)addr / PW_BLOCK * 8) != (ssize_t)(n * 8))
+		count = -1;
+	for (i = 0; count >= 0 && i < n; i++) {
+		uint64_t pfn = pme[i] & ((1ull << 55) - 1);
+
+		if (!(pme[i] >> 63) || !pfn)
+			continue;	/* not present, or no PFN without CAP_SYS_ADMIN */
+		if (pread(kpf, &flags, 8, pfn * 8) != 8)
+			count = -1;
+		else if (flags & (1ull << KPF_WRITEBACK))
+			count++;
+	}
+	if (pm >= 0)
+		close(pm);
+	if (kpf >= 0)
+		close(kpf);
+	return count;
+}
+
+int pw_test(int argc, char **argv)
+{
+	const char *path = pw_path("race.dat");
+	const size_t len = NBLK * PW_BLOCK;
+	size_t lost = 0, n[PW_BLK_NR] = { 0 };
+	unsigned int it, wb_iters = 0, bad_iters = 0, rdma_errors = 0;
+	long long wb_pages = 0;
+	struct pw_qp_pair qp;
+	struct pw_src src;
+	struct pw_dev d;
+	char dev[64], *addr, *ballast;
+	uint64_t *map;
+	double t0;
+	size_t i;
+	int fd, k;
+
+	(void)argc; (void)argv;
+	pw_dev_open(&d);
+	pw_plan(2);
+	pw_qp_pair_create(&d, &qp, 32);
+	pw_src_create(&d, &src, NBLK);
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ballast = malloc(BALLAST * PW_BLOCK);
+	if (fd < 0 || !ballast || ftruncate(fd, len + BALLAST * PW_BLOCK))
+		pw_die("create %s: %s", path, strerror(errno));
+	addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (addr == MAP_FAILED)
+		pw_die("mmap %s: %s", path, strerror(errno));
+	for (i = 0; i < NBLK; i++)
+		pw_fill_block(addr + i * PW_BLOCK, i, 1);
+	if (fsync(fd))
+		pw_die("fsync: %s", strerror(errno));
+	map = pw_block_map(path, NBLK, dev, sizeof(dev));
+	for (i = 0; i < NBLK; i++)
+		if (map[i] == PW_NOT_ON_DISK)
+			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+
+	t0 = now();
+	for (it = 0; it < ITERATIONS && now() - t0 < MAX_S; it++) {
+		uint32_t cpu_gen = 2 * it + 2, rdma_gen = 2 * it + 3;
+		struct pw_tally t;
+		struct ibv_mr *mr;
+		char *buf;
+		int wb;
+
+		memset(ballast, it & 0xff, BALLAST * PW_BLOCK);
+		if (pwrite(fd, ballast, BALLAST * PW_BLOCK, len) != BALLAST * PW_BLOCK)
+			pw_die("write ballast: %s", strerror(errno));
+		for (i = 0; i < NBLK; i++)
+			pw_fill_block(addr + i * PW_BLOCK, i, cpu_gen);
+		if (sync_file_range(fd, len, BALLAST * PW_BLOCK, SYNC_FILE_RANGE_WRITE) ||
+		    sync_file_range(fd, 0, len, SYNC_FILE_RANGE_WRITE))
+			pw_die("sync_file_range: %s", strerror(errno));
+		wb = pages_under_writeback(addr, NBLK);
+		if (wb < 0)
+			wb_pages = -1;
+		else if (wb_pages >= 0 && wb) {
+			wb_pages += wb;
+			wb_iters++;
+		}
+		mr = ibv_reg_mr(d.pd, addr, len, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+		if (!mr)
+			pw_die("iteration %u: ibv_reg_mr: %s", it, strerror(errno));
+		if (pw_write_gen(&qp, &src, mr, 0, NBLK, rdma_gen)) {
+			rdma_errors++;
+			pw_qp_pair_destroy(&qp);
+			pw_qp_pair_create(&d, &qp, 32);
+		}
+		if (fsync(fd))
+			pw_info("iteration %u: fsync: %s", it, strerror(errno));
+		buf = pw_read_disk(dev, map, NBLK);
+		pw_tally(buf, 0, NBLK, rdma_gen, &t);
+		free(buf);
+		for (k = 0; k < PW_BLK_NR; k++)
+			n[k] += t.n[k];
+		if (t.n[PW_BLK_OK] != NBLK) {
+			lost += NBLK - t.n[PW_BLK_OK];
+			if (!bad_iters++ || it + 1 == ITERATIONS)
+				pw_info("iteration %u: on disk after fsync: %s", it, pw_tally_str(&t));
+		}
+		if (ibv_dereg_mr(mr))
+			pw_die("ibv_dereg_mr: %s", strerror(errno));
+	}
+	if (wb_pages < 0)
+		pw_info("%u iterations in %.1f s; pages under writeback at registration: unknown (no /proc/kpageflags)",
+			it, now() - t0);
+	else
+		pw_info("%u iterations in %.1f s; pages under writeback at registration: %lld, in %u iterations",
+			it, now() - t0, wb_pages, wb_iters);
+	pw_info("all blocks on disk after fsync: %zu ok, %zu stale, %zu zero, %zu torn, %zu foreign",
+		n[PW_BLK_OK], n[PW_BLK_STALE], n[PW_BLK_ZERO], n[PW_BLK_TORN], n[PW_BLK_FOREIGN]);
+
+	pw_ok(!rdma_errors, "RDMA writes completed in every iteration (%u failed)", rdma_errors);
+	pw_ok(!lost, "RDMA generation on disk after fsync in every iteration: %zu of %zu blocks lost, in %u of %u iterations",
+	      lost, (size_t)it * NBLK, bad_iters, it);
+	pw_seen("%u iterations (%lld pages under writeback at registration, in %u iterations): %zu of %zu blocks lost on disk after fsync (%zu stale, %zu torn), in %u iterations",
+		it, wb_pages, wb_iters, lost, (size_t)it * NBLK, n[PW_BLK_STALE], n[PW_BLK_TORN],
+		bad_iters);
+	pw_metric(lost, "blocks lost");
+
+	munmap(addr, len);
+	close(fd);
+	free(map);
+	free(ballast);
+	pw_src_destroy(&src);
+	pw_qp_pair_destroy(&qp);
+	pw_dev_close(&d);
+	return pw_result();
+}
