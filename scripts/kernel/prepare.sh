@@ -1,6 +1,9 @@
 #!/bin/bash
 # Unpack Debian's kernel source under build/src (a git repository whose first commit, tagged
-# "pristine", is the untouched tree), apply patches/series on top and configure build/obj.
+# "pristine", is the untouched tree), apply patches/series on top and configure it.
+# The kernel is built in the source tree: every path on the compiler's command line is then
+# relative, so ccache hits from any checkout of this repository (an O= build puts absolute
+# paths, -fmacro-prefix-map among them, into every command line).
 #
 # The series is turned into commits without touching the work tree (git apply --cached into a
 # scratch index), then checked out: only files whose content changed get a new mtime, so the
@@ -8,7 +11,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-src=$PINWB_BUILD/src obj=$PINWB_BUILD/obj
+src=$PINWB_BUILD/src
 pkg=$(base_get package) want_ver=$(base_get version) want_kver=$(base_get kernel)
 tarball=/usr/src/${pkg}.tar.xz
 
@@ -26,7 +29,7 @@ if [ ! -f "$src/.pinwb-base" ] || [ "$(cat "$src/.pinwb-base")" != "$pkg $have_v
     die "build/src has uncommitted changes and must be re-unpacked for $pkg $have_ver; commit and export them (make export-patches) or remove build/src"
   fi
   note "unpacking $tarball ($pkg $have_ver) into $src"
-  rm -rf "$src" "$obj"
+  rm -rf "$src"
   mkdir -p "$PINWB_BUILD/unpack"
   tar -C "$PINWB_BUILD/unpack" -xf "$tarball"
   mv "$PINWB_BUILD"/unpack/linux-source-* "$src"
@@ -93,23 +96,22 @@ fi
 frags=("$src/arch/x86/configs/x86_64_defconfig" "$src/kernel/configs/kvm_guest.config" "$PINWB_TOP/configs/guest.config")
 for k in ${KCONFIG:-}; do frags+=("$PINWB_TOP/configs/$k.config"); done
 cfg_stamp=$( cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
-mkdir -p "$obj"
-if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.pinwb-config" 2>/dev/null)" != "$cfg_stamp" ]; then
-  note "configuring $obj from: ${frags[*]##*/}"
-  (cd "$src" && KCONFIG_CONFIG="$obj/.config" scripts/kconfig/merge_config.sh -m -O "$obj" "${frags[@]}" >/dev/null)
-  make -s -C "$src" O="$obj" olddefconfig
+if [ ! -f "$src/.config" ] || [ "$(cat "$src/.pinwb-config" 2>/dev/null)" != "$cfg_stamp" ]; then
+  note "configuring build/src from: ${frags[*]##*/}"
+  (cd "$src" && scripts/kconfig/merge_config.sh -m "${frags[@]}" >/dev/null)
+  make -s -C "$src" olddefconfig
   # Every symbol we asked for must have survived olddefconfig (typos, missing dependencies).
   bad=0
   for f in "${frags[@]:2}"; do
     while IFS= read -r line; do
       case "$line" in
-        CONFIG_*=*) grep -qx -- "$line" "$obj/.config" || { echo "  wanted $line, got: $(grep -E "^(# )?${line%%=*}[= ]" "$obj/.config" || echo absent)" >&2; bad=1; } ;;
+        CONFIG_*=*) grep -qx -- "$line" "$src/.config" || { echo "  wanted $line, got: $(grep -E "^(# )?${line%%=*}[= ]" "$src/.config" || echo absent)" >&2; bad=1; } ;;
         "# CONFIG_"*" is not set")
           sym=${line#\# }; sym=${sym%% *}
-          ! grep -q "^$sym=" "$obj/.config" || { echo "  wanted $line, got: $(grep "^$sym=" "$obj/.config")" >&2; bad=1; } ;;
+          ! grep -q "^$sym=" "$src/.config" || { echo "  wanted $line, got: $(grep "^$sym=" "$src/.config")" >&2; bad=1; } ;;
       esac
     done < "$f"
   done
-  [ $bad = 0 ] || { rm -f "$obj/.config"; die "the kernel configuration lacks symbols asked for in configs/ (above)"; }
-  echo "$cfg_stamp" > "$obj/.pinwb-config"
+  [ $bad = 0 ] || { rm -f "$src/.config"; die "the kernel configuration lacks symbols asked for in configs/ (above)"; }
+  echo "$cfg_stamp" > "$src/.pinwb-config"
 fi
