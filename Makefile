@@ -4,6 +4,7 @@
 #   make check    build everything, boot the patched kernel, run the whole suite
 #   make kernel   unpack linux-source-6.1, apply patches/series, build build/bzImage
 #   make stock    Debian's binary kernel for the same version + a minimal initramfs
+#   make bench    benchmarks on both kernels, alternately (ROUNDS=3): results/bench.{txt,png}
 #   make run CMD='...' [KERNEL=stock]   one command in a guest, for development
 #   make export-patches   build/src commits since "pristine" -> patches/ (+ series)
 #   make series-check     build the kernel after every patch of the series
@@ -14,7 +15,7 @@ KERNEL ?= patched
 TESTS ?=
 export BASE_OK KCONFIG
 
-.PHONY: all deps deps-kernel deps-vm deps-tests kernel stock tests check repro run \
+.PHONY: all deps deps-kernel deps-vm deps-tests kernel stock tests check repro bench run \
 	export-patches series-check checkpatch clean distclean
 
 all: kernel stock tests
@@ -45,6 +46,11 @@ repro: kernel stock tests deps-vm
 	@scripts/deps.sh repro
 	@scripts/repro.sh $(TESTS)
 
+bench: kernel stock tests deps-vm
+	@scripts/deps.sh repro
+	@$(MAKE) -s -C bench
+	@bench/run.sh
+
 run: deps-vm
 	@[ -n "$(CMD)" ] || { echo "usage: make run CMD='command' [KERNEL=stock]"; exit 2; }
 	@$(if $(filter stock,$(KERNEL)),$(MAKE) -s stock,$(MAKE) -s kernel)
@@ -64,6 +70,7 @@ checkpatch: deps-kernel
 clean:
 	rm -rf results
 	$(MAKE) -s -C tests/rdma clean
+	$(MAKE) -s -C bench clean
 
 distclean: clean
 	rm -rf build

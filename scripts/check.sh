@@ -23,7 +23,7 @@ rm -rf "$results"; mkdir -p "$results"
 
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/tests/rdma/TESTS" | awk '{print $1}')
-vm_timeout=${VM_TIMEOUT:-$(( 120 + ${#tests[@]} * ${PINWB_TEST_TIMEOUT:-300} ))}
+vm_timeout=${VM_TIMEOUT:-$(( 120 + ${#tests[@]} * ${PINWB_REPEAT:-1} * ${PINWB_TEST_TIMEOUT:-300} ))}
 
 # Tests with a host side (tests/rdma/NAME.host: the guest is killed, the disk read after) get a
 # guest of their own; all others share one guest.
@@ -35,8 +35,13 @@ done
 start=$(date +%s)
 vmrc=0
 if [ ${#guest_tests[@]} -gt 0 ]; then
+	# The guest does not inherit our environment: pass on the knobs the tests read.
+	genv=()
+	for v in PINWB_REPEAT PINWB_TEST_TIMEOUT STABLE_SECONDS PERFTEST_SECONDS; do
+		[ -n "${!v:-}" ] && genv+=("$v=${!v}")
+	done
 	VM_TIMEOUT=$vm_timeout "$PINWB_TOP/scripts/vm/run.sh" --kernel "$kernel" --results "$results" \
-		-- "$PINWB_TOP/tests/guest-run.sh" "${guest_tests[@]}" > "$results/vm.out" 2>&1
+		-- env "${genv[@]}" "$PINWB_TOP/tests/guest-run.sh" "${guest_tests[@]}" > "$results/vm.out" 2>&1
 	vmrc=$?
 	if [ $vmrc = 125 ]; then cat "$results/vm.out" >&2; fi
 fi

@@ -2,7 +2,8 @@
 # make repro: the reproduction tests on Debian's stock kernel and on the patched kernel, one VM
 # each, then a side-by-side table (results/repro.txt) and a chart (results/repro.png).
 #
-# usage: scripts/repro.sh [TEST...]    (default: every test in tests/rdma/TESTS)
+# usage: [RUNS=N] scripts/repro.sh [TEST...]    (default: every test in tests/rdma/TESTS)
+# RUNS=N runs each test N times in the same guest; the table then says in how many it failed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -13,10 +14,20 @@ tests=("$@")
 
 for k in stock patched; do
 	echo "== $k kernel =="
-	"$PINWB_TOP/scripts/check.sh" --kernel "$k" --results "$out/$k" "${tests[@]}" | tail -n +2
+	PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --results "$out/$k" "${tests[@]}" | tail -n +2
 done
 
-res() { local r; r=$(cut -d'|' -f2 "$out/$1/$2.result" 2>/dev/null); echo "${r:-none}" | tr a-z A-Z; }
+# res KERNEL TEST: PASS, FAIL or SKIP; with several runs, how many failed ("FAIL 10/10").
+res() {
+	local r n f
+	r=$(cut -d'|' -f2 "$out/$1/$2.result" 2>/dev/null | tr a-z A-Z)
+	n=$(wc -l < "$out/$1/$2.runs" 2>/dev/null || echo 0)
+	if [ "$n" -gt 1 ]; then
+		f=$(grep -c '^[0-9]*|fail|' "$out/$1/$2.runs")
+		r="$r $f/$n"
+	fi
+	echo "${r:-NONE}"
+}
 seen() { local s; s=$(sed -n 's/^# seen: //p' "$out/$1/$2.full" 2>/dev/null | tail -n 1)
 	[ -n "$s" ] || s=$(cut -d'|' -f4 "$out/$1/$2.result" 2>/dev/null); echo "${s:--}"; }
 metric() { sed -n 's/^# metric: \([0-9]*\) .*/\1/p' "$out/$1/$2.full" 2>/dev/null | tail -n 1; }
@@ -25,10 +36,10 @@ table=$PINWB_TOP/results/repro.txt
 data=$out/chart.dat
 {
 	echo "pinwb repro: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(sed -n 's/^kernel: //p' "$out"/stock/guest-info "$out"/stock/*/guest-info 2>/dev/null | head -n 1), patched $(sed -n 's/^kernel: //p' "$out"/patched/guest-info "$out"/patched/*/guest-info 2>/dev/null | head -n 1)"
-	printf '%-12s %-7s %-7s %s\n' TEST STOCK PATCHED "WHAT WAS SEEN"
+	printf '%-12s %-10s %-10s %s\n' TEST STOCK PATCHED "WHAT WAS SEEN (last run)"
 	for t in "${tests[@]}"; do
-		printf '%-12s %-7s %-7s stock:   %s\n' "$t" "$(res stock "$t")" "$(res patched "$t")" "$(seen stock "$t")"
-		printf '%-28s patched: %s\n' "" "$(seen patched "$t")"
+		printf '%-12s %-10s %-10s stock:   %s\n' "$t" "$(res stock "$t")" "$(res patched "$t")" "$(seen stock "$t")"
+		printf '%-34s patched: %s\n' "" "$(seen patched "$t")"
 	done
 } > "$table"
 : > "$data"

@@ -42,17 +42,18 @@ prepare_scratch() {
 	mount -t ext4 "$PINWB_DISK" "$PINWB_SCRATCH" || { echo "mount $PINWB_DISK failed"; return 1; }
 }
 
-for t in "${tests[@]}"; do
-	full=$res/$t.full
-	: > "$full"
-	reason=
+# run_once TEST RUN: one run of TEST; prints "RESULT|SECONDS|REASON" and appends to TEST.full
+# and TEST.dmesg.
+run_once() {
+	local t=$1 run=$2 full=$res/$1.full reason= cmd rc secs start marker acq rel pins_acq0 splat result allow
 	if [ -x "$top/tests/rdma/$t.sh" ]; then cmd=("$top/tests/rdma/$t.sh")
 	elif [ -x "$top/tests/rdma/bin/$t" ]; then cmd=("$top/tests/rdma/bin/$t")
-	else echo "$t|fail|0|no such test (tests/rdma/bin/$t not built?)" > "$res/$t.result"; continue
+	else echo "fail|0|no such test (tests/rdma/bin/$t not built?)"; return
 	fi
-	if ! err=$(prepare_scratch 2>&1); then
-		echo "$t|fail|0|scratch filesystem: $err" > "$res/$t.result"; continue
+	if ! reason=$(prepare_scratch 2>&1); then
+		echo "fail|0|scratch filesystem: $reason"; return
 	fi
+	[ "$repeat" -gt 1 ] && echo "# ---- run $run of $repeat ----" >> "$full"
 	pins_acq0=$(awk '$1=="nr_foll_pin_acquired"{print $2}' /proc/vmstat)
 	marker="pinwb-test: $t start $(date +%s%N)"
 	echo "$marker" > /dev/kmsg
@@ -62,7 +63,8 @@ for t in "${tests[@]}"; do
 	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}')
 	sync
 	umount "$PINWB_SCRATCH" 2>>"$full" || echo "# note: umount $PINWB_SCRATCH failed" >> "$full"
-	dmesg | awk -v m="$marker" 'found; index($0, m) { found = 1; print }' > "$res/$t.dmesg"
+	dmesg | awk -v m="$marker" 'found; index($0, m) { found = 1; print }' > "$res/$t.dmesg.run"
+	cat "$res/$t.dmesg.run" >> "$res/$t.dmesg"
 	# rxe releases MRs from deferred work: give the pins a few seconds to come back.
 	for _ in $(seq 50); do
 		awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{exit a!=r}' /proc/vmstat && break
@@ -71,15 +73,20 @@ for t in "${tests[@]}"; do
 	read -r acq rel < <(awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{print a, r}' /proc/vmstat)
 	allow=$top/tests/rdma/$t.dmesg-allow
 	if [ -f "$allow" ]; then
-		splat=$(grep -E "$bad_re" "$res/$t.dmesg" | grep -v -E -f <(grep -v '^#' "$allow") | head -n 3)
+		splat=$(grep -E "$bad_re" "$res/$t.dmesg.run" | grep -v -E -f <(grep -v '^#' "$allow") | head -n 3)
 	else
-		splat=$(grep -E "$bad_re" "$res/$t.dmesg" | head -n 3)
+		splat=$(grep -E "$bad_re" "$res/$t.dmesg.run" | head -n 3)
 	fi
+	rm -f "$res/$t.dmesg.run"
+	reason=
 	case $rc in
 	0) result=pass ;;
-	4) result=skip; reason=$(grep -m1 -E '^# SKIP' "$full" | sed 's/^# SKIP //') ;;
+	4) result=skip; reason=$(grep -E '^# SKIP' "$full" | tail -n 1 | sed 's/^# SKIP //') ;;
 	124|137) result=fail; reason="timed out after ${timeout_s}s" ;;
-	*) result=fail; reason=$(grep -m1 -E '^not ok|^# FAIL' "$full") ;;
+	*) result=fail
+	   if [ "$repeat" -gt 1 ]; then sed -n "/^# ---- run $run of/,\$p" "$full"; else cat "$full"; fi |
+		   grep -m1 -E '^not ok|^# FAIL' > "$res/$t.reason"
+	   reason=$(cat "$res/$t.reason"); rm -f "$res/$t.reason" ;;
 	esac
 	if [ -n "$splat" ]; then
 		result=fail; reason="kernel log: $(echo "$splat" | head -n1 | sed 's/^\[[^]]*\] //')${reason:+; $reason}"
@@ -88,8 +95,37 @@ for t in "${tests[@]}"; do
 		result=fail; reason="pins unbalanced: nr_foll_pin_acquired $acq != nr_foll_pin_released $rel (+$((acq - pins_acq0)) in this test)${reason:+; $reason}"
 	fi
 	echo "# pins: acquired $acq released $rel" >> "$full"
-	echo "$t|$result|$secs|${reason//|/\/}" > "$res/$t.result"
-	echo "$t: $result (${secs}s)${reason:+ - $reason}"
+	echo "$result|$secs|${reason//|/\/}"
+}
+
+# PINWB_REPEAT=N runs each test N times (make repro RUNS=N): TEST.runs has a line per run and
+# TEST.result says in how many runs it failed.
+repeat=${PINWB_REPEAT:-1}
+for t in "${tests[@]}"; do
+	: > "$res/$t.full"; : > "$res/$t.dmesg"; : > "$res/$t.runs"
+	nfail=0 npass=0 total=0 first_reason=
+	for run in $(seq "$repeat"); do
+		line=$(run_once "$t" "$run")
+		IFS='|' read -r result secs reason <<< "$line"
+		echo "$run|$line" >> "$res/$t.runs"
+		total=$(awk -v a="$total" -v b="$secs" 'BEGIN{printf "%.1f", a+b}')
+		case $result in
+		pass) npass=$((npass + 1)) ;;
+		fail) nfail=$((nfail + 1)); [ -n "$first_reason" ] || first_reason=$reason ;;
+		*) [ -n "$first_reason" ] || first_reason=$reason ;;
+		esac
+	done
+	if [ "$repeat" = 1 ]; then
+		final=$result reason=$first_reason
+	elif [ $nfail -gt 0 ]; then
+		final=fail reason="failed in $nfail of $repeat runs: $first_reason"
+	elif [ $npass -gt 0 ]; then
+		final=pass reason="passed in $npass of $repeat runs"
+	else
+		final=skip reason=$first_reason
+	fi
+	echo "$t|$final|$total|$reason" > "$res/$t.result"
+	echo "$t: $final (${total}s)${reason:+ - $reason}"
 done
 [ -f /run/pinwb-rxe/rxe0 ] && "$top/scripts/setup_rxe.sh" --teardown >/dev/null 2>&1
 exit 0

@@ -33,7 +33,7 @@ done
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (make deps-vm installs it)"
 
 append="console=ttyS0 loglevel=6 panic=-1 watchdog_thresh=165 rcupdate.rcu_cpu_stall_timeout=300"
-append+=" sysctl.kernel.hung_task_timeout_secs=420 nokaslr tsc=unstable"
+append+=" sysctl.kernel.hung_task_timeout_secs=420 tsc=unstable"
 case "$kernel" in
 patched)
 	kimg=$PINWB_BUILD/bzImage initrd=()
@@ -87,7 +87,7 @@ if [ -n "${VM_KILL_ON:-}" ]; then
 		sleep 0.2
 	done
 fi
-wait "$qpid"; qrc=$?
+wait "$qpid" 2>/dev/null; qrc=$?
 secs=$(( $(date +%s) - start ))
 echo "$secs" > "$results/vm-seconds"
 [ "$keep" = 1 ] || rm -rf "$disks"

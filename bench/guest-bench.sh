@@ -1,0 +1,48 @@
+#!/bin/bash
+# Inside a guest: every benchmark once, as "METRIC VALUE UNIT" lines on stdout.
+# BENCH_QUICK=1 runs a short version (the smoke that make check can afford).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+bench=$top/bench/bin/pinwb_bench
+export PINWB_SCRATCH=${PINWB_SCRATCH:-/mnt/scratch}
+disk=${PINWB_DISK:-/dev/vda}
+quick=${BENCH_QUICK:-0}
+
+rxe=$("$top/scripts/setup_rxe.sh") || { echo "setup_rxe failed" >&2; exit 1; }
+dev=${rxe%% *} gid=$(echo "$rxe" | awk '{print $3}')
+export PINWB_RDMA_DEV=$dev
+
+fresh_fs() {
+	umount "$PINWB_SCRATCH" 2>/dev/null
+	mkdir -p "$PINWB_SCRATCH"
+	mkfs.ext4 -q -F -b 4096 "$disk" >/dev/null 2>&1 && mount -o noinit_itable "$disk" "$PINWB_SCRATCH"
+}
+
+# ib_write_bw: server buffer anonymous vs an mmap'd ext4 file, several message sizes.
+if [ "$quick" = 1 ]; then sizes="65536" secs=3; else sizes="4096 65536 1048576" secs=8; fi
+fresh_fs
+for size in $sizes; do
+	for buf in anon mmap; do
+		port=$((19000 + RANDOM % 1000))
+		extra=()
+		if [ $buf = mmap ]; then
+			dd if=/dev/zero of="$PINWB_SCRATCH/bw.dat" bs=1M count=64 status=none; sync
+			extra=(--mmap="$PINWB_SCRATCH/bw.dat")
+		fi
+		ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" "${extra[@]}" >/tmp/bw-srv 2>&1 &
+		srv=$!
+		sleep 2
+		timeout $((secs + 60)) ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" 127.0.0.1 >/tmp/bw-cli 2>&1
+		wait "$srv"
+		bw=$(awk -v s="$size" '$1 == s && NF >= 5 { print $4 }' /tmp/bw-cli | tail -n 1)
+		unit=$(grep -o 'BW average\[[^]]*\]' /tmp/bw-cli | head -n 1 | sed 's/BW average\[\(.*\)\]/\1/')
+		echo "write_bw_${buf}_${size}B ${bw:-nan} ${unit:-MB/sec}"
+	done
+done
+
+if [ "$quick" = 1 ]; then regs="16" fsyncs="16" idle="16 5"; else regs="1 16 64 256" fsyncs="64 256" idle="64 30"; fi
+for mib in $regs; do fresh_fs; "$bench" reg "$mib" | grep -v '^#\|^KTAP'; done
+for mib in $fsyncs; do fresh_fs; "$bench" fsync "$mib" | grep -v '^#\|^KTAP'; done
+fresh_fs; "$bench" idle $idle | grep -v '^#\|^KTAP'
+umount "$PINWB_SCRATCH" 2>/dev/null
+exit 0

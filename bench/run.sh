@@ -1,0 +1,19 @@
+#!/bin/bash
+# make bench: bench/guest-bench.sh on the stock and the patched kernel, alternately, ROUNDS
+# times (default 3) in one invocation so that drift cancels; then bench/report.sh.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
+rounds=${ROUNDS:-3}
+out=$top/results/bench
+rm -rf "$out"; mkdir -p "$out"
+for r in $(seq "$rounds"); do
+	for k in stock patched; do
+		note "bench round $r/$rounds on the $k kernel"
+		"$top/scripts/vm/run.sh" --kernel "$k" --mem "${VM_MEM:-2G}" --results "$out/vm-$k-$r" \
+			-- env BENCH_QUICK="${BENCH_QUICK:-0}" "$top/bench/guest-bench.sh" > "$out/vm-$k-$r.log" 2>&1 ||
+			{ note "round $r on $k failed (see $out/vm-$k-$r.log)"; continue; }
+		grep -E '^[a-z_0-9A-Z]+ [-0-9.nan]+ ' "$out/vm-$k-$r/cmd.out" | sed "s/^/$k $r /" >> "$out/raw.txt"
+	done
+done
+"$top/bench/report.sh" "$out/raw.txt"
