@@ -8,20 +8,23 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 out=$PINWB_TOP/results/repro
-rm -rf "$out"; mkdir -p "$out"
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/tests/rdma/TESTS" | awk '{print $1}')
 
-for k in stock patched; do
-	echo "== $k kernel =="
-	PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --results "$out/$k" "${tests[@]}" | tail -n +2
-done
+# REPORT_ONLY=1 redraws the table and chart from the last run's results.
+if [ "${REPORT_ONLY:-0}" != 1 ]; then
+	rm -rf "$out"; mkdir -p "$out"
+	for k in stock patched; do
+		echo "== $k kernel =="
+		PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --results "$out/$k" "${tests[@]}" | tail -n +2
+	done
+fi
 
 # res KERNEL TEST: PASS, FAIL or SKIP; with several runs, how many failed ("FAIL 10/10").
 res() {
 	local r n f
 	r=$(cut -d'|' -f2 "$out/$1/$2.result" 2>/dev/null | tr a-z A-Z)
-	n=$(wc -l < "$out/$1/$2.runs" 2>/dev/null || echo 0)
+	n=0; [ -f "$out/$1/$2.runs" ] && n=$(wc -l < "$out/$1/$2.runs")
 	if [ "$n" -gt 1 ]; then
 		f=$(grep -c '^[0-9]*|fail|' "$out/$1/$2.runs")
 		r="$r $f/$n"
@@ -53,20 +56,23 @@ echo
 cat "$table"
 if command -v gnuplot >/dev/null; then
 	gnuplot <<-GP 2>"$out/gnuplot.err" && echo "chart: results/repro.png" || echo "gnuplot failed: $(cat "$out/gnuplot.err")"
-	set terminal pngcairo size 900,480 font ",10"
+	set terminal pngcairo size 1000,520 font ",10"
+	set termoption noenhanced
 	set output "$PINWB_TOP/results/repro.png"
-	set title "pinwb repro: what each test found wrong (0 = nothing), stock vs patched 6.1"
+	set title "pinwb repro: what each test found wrong, Debian stock 6.1 vs patched (0 = nothing)"
 	set style data histograms
 	set style histogram clustered gap 1
 	set style fill solid 0.8 border -1
 	set boxwidth 0.9
-	set ylabel "blocks lost / not persisted (or 1 = failed)"
-	set yrange [0:*]
+	set logscale y
+	set yrange [0.8:*]
+	set ylabel "count + 1, log scale (blocks lost, sectors dirtied, 1 = failed otherwise)"
+	set xtics rotate by -30
 	set grid ytics
 	set key top right
-	plot "$data" using 2:xtic(1) title "stock" lc rgb "#c0392b", \
-	     "" using 3 title "patched" lc rgb "#2e86c1", \
-	     "" using (\$0-0.15):2:2 with labels offset 0,0.7 notitle, \
-	     "" using (\$0+0.15):3:3 with labels offset 0,0.7 notitle
+	plot "$data" using (\$2+1):xtic(1) title "stock" lc rgb "#c0392b", \
+	     "" using (\$3+1) title "patched" lc rgb "#2e86c1", \
+	     "" using (\$0-0.15):(\$2+1):2 with labels offset 0,0.7 notitle, \
+	     "" using (\$0+0.15):(\$3+1):3 with labels offset 0,0.7 notitle
 	GP
 fi

@@ -38,10 +38,12 @@ ip link show "$netdev" >/dev/null 2>&1 || { echo "setup_rxe: no netdev '$netdev'
 ip link set "$netdev" up
 dev=$(rxe_on "$netdev")
 if [ -z "$dev" ]; then
-	if [ ! -d /sys/module/rdma_rxe ]; then
-		modprobe rdma_rxe || { echo "setup_rxe: cannot load rdma_rxe (is CONFIG_RDMA_RXE enabled?)" >&2; exit 1; }
+	# rdma_rxe may be built in (no /sys/module entry without parameters): try first, load after.
+	if ! rdma link add "$name" type rxe netdev "$netdev" 2>/dev/null; then
+		modprobe rdma_rxe 2>/dev/null
+		rdma link add "$name" type rxe netdev "$netdev" ||
+			{ echo "setup_rxe: 'rdma link add $name type rxe netdev $netdev' failed (is rdma_rxe built or loadable? modprobe rdma_rxe: $(modprobe rdma_rxe 2>&1 || true))" >&2; exit 1; }
 	fi
-	rdma link add "$name" type rxe netdev "$netdev" || { echo "setup_rxe: 'rdma link add $name type rxe netdev $netdev' failed" >&2; exit 1; }
 	mkdir -p "$state"; echo "$netdev" > "$state/$name"
 	dev=$name
 fi

@@ -4,7 +4,8 @@
  * every block, call one sync primitive, read the blocks straight from the device (O_DIRECT on
  * the block device at the file's extents, so no page-cache flush can help): all must hold N.
  * Once for each of fsync, msync(MS_SYNC), sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER),
- * fdatasync and syncfs, with the MR registered throughout.
+ * fdatasync and syncfs, with the MR registered throughout. On a kernel with the series, each
+ * sync must also count every pinned page as written from a bounce copy (pin_writeback_bounce).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,11 +48,12 @@ int pw_test(int argc, char **argv)
 	struct pw_fmr f;
 	struct pw_dev d;
 	uint64_t *map;
+	long long bounce0, bounce1;
 	int how, ret;
 
 	(void)argc; (void)argv;
 	pw_dev_open(&d);
-	pw_plan(2 * NR_SYNC);
+	pw_plan(3 * NR_SYNC);
 	pw_qp_pair_create(&d, &qp, 32);
 	pw_src_create(&d, &src, 32);
 	ret = pw_fmr_open(&d, &f, path, NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
@@ -75,8 +77,17 @@ int pw_test(int argc, char **argv)
 		pw_tally(f.addr, 0, NBLK, gen, &cpu);
 		pw_ok(!ret && cpu.n[PW_BLK_OK] == NBLK, "%s: generation %u RDMA-written (CPU view: %s)",
 		      sync_name[how], gen, pw_tally_str(&cpu));
+		bounce0 = pw_vmstat("pin_writeback_bounce");
 		if (do_sync(how, &f))
 			pw_info("%s failed: %s", sync_name[how], strerror(errno));
+		bounce1 = pw_vmstat("pin_writeback_bounce");
+		/* The series' counter: every pinned page written, and written from a copy. */
+		if (bounce0 < 0)
+			pw_skip("%s: no pin_writeback_bounce in /proc/vmstat (kernel without the series)",
+				sync_name[how]);
+		else
+			pw_ok(bounce1 - bounce0 >= NBLK, "%s: pin_writeback_bounce went up by %lld (want >= %d)",
+			      sync_name[how], bounce1 - bounce0, NBLK);
 		buf = pw_read_disk(dev, map, NBLK);
 		pw_tally(buf, 0, NBLK, gen, &disk);
 		free(buf);

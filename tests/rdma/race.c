@@ -77,7 +77,7 @@ int pw_test(int argc, char **argv)
 	const size_t len = NBLK * PW_BLOCK;
 	size_t lost = 0, n[PW_BLK_NR] = { 0 };
 	unsigned int it, wb_iters = 0, bad_iters = 0, rdma_errors = 0;
-	long long wb_pages = 0;
+	long long wb_pages = 0, waits, waits0;
 	struct pw_qp_pair qp;
 	struct pw_src src;
 	struct pw_dev d;
@@ -109,6 +109,7 @@ int pw_test(int argc, char **argv)
 		if (map[i] == PW_NOT_ON_DISK)
 			pw_die("block %zu of %s has no allocated block after fsync", i, path);
 
+	waits0 = pw_vmstat("pin_writeback_wait");
 	t0 = now();
 	for (it = 0; it < ITERATIONS && now() - t0 < MAX_S; it++) {
 		uint32_t cpu_gen = 2 * it + 2, rdma_gen = 2 * it + 3;
@@ -164,6 +165,10 @@ int pw_test(int argc, char **argv)
 	pw_info("all blocks on disk after fsync: %zu ok, %zu stale, %zu zero, %zu torn, %zu foreign",
 		n[PW_BLK_OK], n[PW_BLK_STALE], n[PW_BLK_ZERO], n[PW_BLK_TORN], n[PW_BLK_FOREIGN]);
 
+	waits = pw_vmstat("pin_writeback_wait");
+	if (waits >= 0)
+		pw_info("pin_writeback_wait went up by %lld: long-term pins that waited for writeback in flight",
+			waits - waits0);
 	pw_ok(!rdma_errors, "RDMA writes completed in every iteration (%u failed)", rdma_errors);
 	pw_ok(!lost, "RDMA generation on disk after fsync in every iteration: %zu of %zu blocks lost, in %u of %u iterations",
 	      lost, (size_t)it * NBLK, bad_iters, it);
