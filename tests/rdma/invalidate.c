@@ -24,28 +24,6 @@ const char pw_description[] = "O_DIRECT/fadvise/drop_caches while a file MR is r
 #define NBLK 256
 #define DIO_STRIDE 16
 
-struct writer {
-	struct pw_qp_pair *qp;
-	struct pw_src *src;
-	struct ibv_mr *mr;
-	atomic_int stop;
-	int errors;
-	unsigned int passes;
-};
-
-static void *writer_fn(void *arg)
-{
-	struct writer *w = arg;
-	uint32_t gen = 10;
-
-	while (!atomic_load(&w->stop)) {
-		if (pw_write_gen(w->qp, w->src, w->mr, 0, NBLK, gen++))
-			w->errors++;
-		w->passes++;
-	}
-	return NULL;
-}
-
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("invalidate.dat");
@@ -55,8 +33,7 @@ int pw_test(int argc, char **argv)
 	struct pw_src src;
 	struct pw_fmr f;
 	struct pw_dev d;
-	struct writer w = { 0 };
-	pthread_t th;
+	struct pw_writer w;
 	char dev[64], *dio, *buf;
 	uint64_t *map;
 	int dfd, dio_ok = 1, ret, cpu_bad, disk_bad, read_bad;
@@ -75,9 +52,7 @@ int pw_test(int argc, char **argv)
 		pw_die("fsync: %s", strerror(errno));
 	map = pw_block_map(path, NBLK, dev, sizeof(dev));
 
-	w.qp = &qp; w.src = &src; w.mr = f.mr;
-	if (pthread_create(&th, NULL, writer_fn, &w))
-		pw_die("pthread_create");
+	pw_writer_start(&w, &qp, &src, f.mr, NBLK, 10);
 
 	/* O_DIRECT writes of a foreign pattern into pinned blocks, while RDMA writes go on. */
 	dfd = open(path, O_RDWR | O_DIRECT);
@@ -95,12 +70,11 @@ int pw_test(int argc, char **argv)
 		pw_info("posix_fadvise(DONTNEED) failed");
 	pw_drop_caches();
 	usleep(200000);
-	atomic_store(&w.stop, 1);
-	pthread_join(th, NULL);
-	pw_info("writer: %u passes over %d blocks during the disruptions", w.passes, NBLK);
+	pw_writer_stop(&w);
+	pw_info("writer: %u passes over %d blocks during the disruptions", atomic_load(&w.passes), NBLK);
 
 	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, final_gen);
-	pw_ok(!ret && !w.errors && dio_ok, "RDMA writes and O_DIRECT writes completed without error");
+	pw_ok(!ret && !atomic_load(&w.errors) && dio_ok, "RDMA writes and O_DIRECT writes completed without error");
 
 	pw_tally(f.addr, 0, NBLK, final_gen, &t);
 	cpu_bad = NBLK - t.n[PW_BLK_OK];

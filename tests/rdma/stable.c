@@ -28,15 +28,6 @@ const char pw_description[] = "RDMA writes during fsync loops leave no checksum 
 
 #define NBLK 1024
 
-struct writer {
-	struct pw_qp_pair *qp;
-	struct pw_src *src;
-	struct ibv_mr *mr;
-	atomic_int stop;
-	int errors;
-	unsigned int passes;
-};
-
 struct dirtier {
 	char *addr;
 	atomic_int stop;
@@ -59,19 +50,6 @@ static void *dirtier_fn(void *arg)
 	return NULL;
 }
 
-static void *writer_fn(void *arg)
-{
-	struct writer *w = arg;
-	uint32_t gen = 2;
-
-	while (!atomic_load(&w->stop)) {
-		if (pw_write_gen(w->qp, w->src, w->mr, 0, NBLK, gen++))
-			w->errors++;
-		w->passes++;
-	}
-	return NULL;
-}
-
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("stable.dat");
@@ -80,11 +58,11 @@ int pw_test(int argc, char **argv)
 	struct pw_src src;
 	struct pw_fmr f;
 	struct pw_dev d;
-	struct writer w = { 0 };
+	struct pw_writer w;
 	struct dirtier dt = { 0 };
 	unsigned int fsyncs = 0, fsync_err = 0, bad = 0, first_bad = 0;
 	time_t end;
-	pthread_t th, dth;
+	pthread_t dth;
 	char *buf, dev[64];
 	uint64_t *map;
 	int fd, ret;
@@ -106,9 +84,9 @@ int pw_test(int argc, char **argv)
 		if (map[b] == PW_NOT_ON_DISK)
 			pw_die("block %zu has no allocated block after fsync", b);
 
-	w.qp = &qp; w.src = &src; w.mr = f.mr;
+	pw_writer_start(&w, &qp, &src, f.mr, NBLK, 2);
 	dt.addr = f.addr;
-	if (pthread_create(&th, NULL, writer_fn, &w) || pthread_create(&dth, NULL, dirtier_fn, &dt))
+	if (pthread_create(&dth, NULL, dirtier_fn, &dt))
 		pw_die("pthread_create");
 	end = time(NULL) + secs;
 	while (time(NULL) < end) {
@@ -116,13 +94,12 @@ int pw_test(int argc, char **argv)
 			fsync_err++;
 		fsyncs++;
 	}
-	atomic_store(&w.stop, 1);
+	pw_writer_stop(&w);
 	atomic_store(&dt.stop, 1);
-	pthread_join(th, NULL);
 	pthread_join(dth, NULL);
 	pw_info("%d s: %u fsyncs (%u failed), %u RDMA passes and %lu CPU dirtying passes over %d blocks",
-		secs, fsyncs, fsync_err, w.passes, dt.passes, NBLK);
-	pw_ok(!w.errors && !fsync_err, "RDMA writes and fsyncs completed without error");
+		secs, fsyncs, fsync_err, atomic_load(&w.passes), dt.passes, NBLK);
+	pw_ok(!atomic_load(&w.errors) && !fsync_err, "RDMA writes and fsyncs completed without error");
 
 	/*
 	 * No sync from here on: writing the (still dirty) pages again with no DMA going on would
@@ -154,7 +131,7 @@ int pw_test(int argc, char **argv)
 	pw_fmr_dereg(&f);
 	pw_ok(!fsync(f.fd), "fsync after deregistration");
 	pw_seen("%u fsyncs under %u RDMA passes: %u of %d blocks unreadable (checksum) while registered",
-		fsyncs, w.passes, bad, NBLK);
+		fsyncs, atomic_load(&w.passes), bad, NBLK);
 	pw_metric(bad, "blocks unreadable");
 
 	pw_fmr_close(&f);

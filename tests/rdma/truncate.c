@@ -45,30 +45,8 @@ const char pw_description[] = "truncate, hole punch and re-extend under a regist
 #define HOLE_END 64
 #define FINAL_GEN 1000
 
-struct writer {
-	struct pw_qp_pair *qp;
-	struct pw_src *src;
-	struct ibv_mr *mr;
-	atomic_int stop;
-	atomic_uint passes;
-	atomic_uint errors;
-};
-
-static void *writer_fn(void *arg)
-{
-	struct writer *w = arg;
-	uint32_t gen = 10;
-
-	while (!atomic_load(&w->stop)) {
-		if (pw_write_gen(w->qp, w->src, w->mr, 0, NBLK, gen++))
-			atomic_fetch_add(&w->errors, 1);
-		atomic_fetch_add(&w->passes, 1);
-	}
-	return NULL;
-}
-
 /* Let the writer finish at least one more full pass over the MR. */
-static void wait_pass(struct writer *w)
+static void wait_pass(struct pw_writer *w)
 {
 	unsigned int p = atomic_load(&w->passes);
 	int ms = 0;
@@ -128,14 +106,13 @@ static void read_file(int fd, char *buf)
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("truncate.dat");
-	struct writer w = { 0 };
+	struct pw_writer w;
 	struct ranges reg, after;
 	struct pw_qp_pair qp;
 	struct pw_src src;
 	struct pw_fmr f;
 	struct pw_dev d;
 	struct stat st;
-	pthread_t th;
 	long long pins0;
 	int ret, kept_ret, removed_ret;
 	unsigned int errors;
@@ -156,9 +133,7 @@ int pw_test(int argc, char **argv)
 	if (fsync(f.fd))
 		pw_die("fsync: %s", strerror(errno));
 
-	w.qp = &qp; w.src = &src; w.mr = f.mr;
-	if (pthread_create(&th, NULL, writer_fn, &w))
-		pw_die("pthread_create");
+	pw_writer_start(&w, &qp, &src, f.mr, NBLK, 10);
 	wait_pass(&w);
 	if (ftruncate(f.fd, HALF * PW_BLOCK))
 		pw_die("ftruncate to %d blocks: %s", HALF, strerror(errno));
@@ -170,8 +145,7 @@ int pw_test(int argc, char **argv)
 	if (ftruncate(f.fd, NBLK * PW_BLOCK))
 		pw_die("ftruncate back to %d blocks: %s", NBLK, strerror(errno));
 	wait_pass(&w);
-	atomic_store(&w.stop, 1);
-	pthread_join(th, NULL);
+	pw_writer_stop(&w);
 	errors = atomic_load(&w.errors);
 	pw_info("writer: %u passes over %d blocks, %u with failed writes, across truncate/punch/extend",
 		atomic_load(&w.passes), NBLK, errors);

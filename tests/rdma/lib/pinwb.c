@@ -441,6 +441,37 @@ int pw_write_gen(struct pw_qp_pair *p, struct pw_src *s, struct ibv_mr *target, 
 	return err;
 }
 
+static void *writer_fn(void *arg)
+{
+	struct pw_writer *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		if (pw_write_gen(w->qp, w->src, w->mr, 0, w->nblocks, w->gen++))
+			atomic_fetch_add(&w->errors, 1);
+		atomic_fetch_add(&w->passes, 1);
+	}
+	return NULL;
+}
+
+void pw_writer_start(struct pw_writer *w, struct pw_qp_pair *qp, struct pw_src *src,
+		     struct ibv_mr *mr, size_t nblocks, uint32_t first_gen)
+{
+	memset(w, 0, sizeof(*w));
+	w->qp = qp;
+	w->src = src;
+	w->mr = mr;
+	w->nblocks = nblocks;
+	w->gen = first_gen;
+	if (pthread_create(&w->thread, NULL, writer_fn, w))
+		pw_die("pthread_create (RDMA writer)");
+}
+
+void pw_writer_stop(struct pw_writer *w)
+{
+	atomic_store(&w->stop, 1);
+	pthread_join(w->thread, NULL);
+}
+
 /* ---- the block pattern: header (magic, block, gen) + a body derived from all three ---- */
 
 static inline uint64_t body_word(uint64_t block, uint32_t gen, size_t i)

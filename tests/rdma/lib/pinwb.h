@@ -11,7 +11,9 @@
 #ifndef PINWB_H
 #define PINWB_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -116,6 +118,26 @@ void pw_src_destroy(struct pw_src *s);
  */
 int pw_write_gen(struct pw_qp_pair *p, struct pw_src *s, struct ibv_mr *target, size_t first,
 		 size_t n, uint32_t gen);
+
+/*
+ * A thread that RDMA-writes generation after generation (first_gen, first_gen + 1, ...) into
+ * blocks [0, nblocks) of mr until pw_writer_stop(). The QP pair and source buffer are the
+ * writer's while it runs.
+ */
+struct pw_writer {
+	struct pw_qp_pair *qp;
+	struct pw_src *src;
+	struct ibv_mr *mr;
+	size_t nblocks;
+	uint32_t gen;
+	pthread_t thread;
+	atomic_int stop;
+	atomic_uint passes;	/* full passes over the blocks */
+	atomic_uint errors;	/* passes with a failed write */
+};
+void pw_writer_start(struct pw_writer *w, struct pw_qp_pair *qp, struct pw_src *src,
+		     struct ibv_mr *mr, size_t nblocks, uint32_t first_gen);
+void pw_writer_stop(struct pw_writer *w);
 
 /* ---- the block pattern ---- */
 void pw_fill_block(void *blk, uint64_t block, uint32_t gen);
