@@ -30,14 +30,18 @@ cat "$txt"
 awk 'NR > 2 && $9 != "-" { print $1, $9 }' "$txt" > "$dat"
 if command -v gnuplot >/dev/null && [ -s "$dat" ]; then
 	gnuplot <<-GP 2>/dev/null && echo "chart: results/bench.png"
-	set terminal pngcairo size 1000,520 font ",9"
+	set terminal pngcairo size 1000,560 font ",9"
+	set termoption noenhanced
 	set output "$top/results/bench.png"
-	set title "pinwb: patched / stock (median of rounds; 1 = same)"
+	set title "pinwb: patched / stock, median of rounds (1 = same; log scale). Stock's fsync of a pinned range writes nothing."
 	set style fill solid 0.8 border -1
 	set boxwidth 0.7
 	set xtics rotate by -40
 	set grid ytics
-	set yrange [0:*]
-	plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#2e86c1" notitle, 1 with lines lc rgb "#c0392b" notitle
+	set logscale y
+	set yrange [0.05:500]
+	plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#2e86c1" notitle, \
+	     "" using 0:2:(sprintf("%.2f", \$2)) with labels offset 0,0.6 notitle, \
+	     1 with lines lc rgb "#c0392b" notitle
 	GP
 fi
