@@ -52,29 +52,20 @@ int pw_test(int argc, char **argv)
 	const char *path = pw_path("crash.dat");
 	const char *res = getenv("PINWB_RESULTS");
 	char kill_me[512];
-	struct pw_qp_pair qp;
-	struct pw_src src;
-	struct pw_fmr f;
-	struct pw_dev d;
-	int ret, fd;
+	struct pw_rig r;
+	int fd;
 
 	if (argc == 3 && !strcmp(argv[1], "--verify"))
 		return verify(argv[2]);
 	if (!res || !getenv("PINWB_CRASH_OK"))
 		pw_skip_all("needs the host to kill the guest: run through tests/rdma/crash.host (make check does)");
 
-	pw_dev_open(&d);
-	pw_qp_pair_create(&d, &qp, 32);
-	pw_src_create(&d, &src, 32);
-	ret = pw_fmr_open(&d, &f, path, NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
-			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
-	if (ret)
-		pw_die("ibv_reg_mr over %s: %s", path, strerror(-ret));
-	if (pw_write_gen(&qp, &src, f.mr, 0, NBLK, 1) || fsync(f.fd))
+	pw_rig_open(&r, path, NBLK, 32);
+	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 1) || fsync(r.f.fd))
 		pw_die("generation 1 + fsync: %s", strerror(errno));
-	if (pw_write_gen(&qp, &src, f.mr, 0, NBLK, GEN))
+	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, GEN))
 		pw_die("RDMA writes of generation %d failed", GEN);
-	if (fsync(f.fd))
+	if (fsync(r.f.fd))
 		pw_die("fsync after generation %d: %s", GEN, strerror(errno));
 	pw_info("generation %d RDMA-written and fsync'd with the MR registered; asking the host to kill the guest", GEN);
 	snprintf(kill_me, sizeof(kill_me), "%s/kill-me", res);

@@ -29,10 +29,7 @@ int pw_test(int argc, char **argv)
 	const char *path = pw_path("invalidate.dat");
 	const uint32_t final_gen = 1000;
 	struct pw_tally t;
-	struct pw_qp_pair qp;
-	struct pw_src src;
-	struct pw_fmr f;
-	struct pw_dev d;
+	struct pw_rig r;
 	struct pw_writer w;
 	char dev[64], *dio, *buf;
 	uint64_t *map;
@@ -40,19 +37,13 @@ int pw_test(int argc, char **argv)
 	size_t b;
 
 	(void)argc; (void)argv;
-	pw_dev_open(&d);
+	pw_rig_open(&r, path, NBLK, 32);
 	pw_plan(4);
-	pw_qp_pair_create(&d, &qp, 32);
-	pw_src_create(&d, &src, 32);
-	ret = pw_fmr_open(&d, &f, path, NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
-			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
-	if (ret)
-		pw_die("ibv_reg_mr over %s: %s", path, strerror(-ret));
-	if (fsync(f.fd))
+	if (fsync(r.f.fd))
 		pw_die("fsync: %s", strerror(errno));
 	map = pw_block_map(path, NBLK, dev, sizeof(dev));
 
-	pw_writer_start(&w, &qp, &src, f.mr, NBLK, 10);
+	pw_writer_start(&w, &r.qp, &r.src, r.f.mr, NBLK, 10);
 
 	/* O_DIRECT writes of a foreign pattern into pinned blocks, while RDMA writes go on. */
 	dfd = open(path, O_RDWR | O_DIRECT);
@@ -66,21 +57,21 @@ int pw_test(int argc, char **argv)
 		}
 	close(dfd);
 	free(dio);
-	if (posix_fadvise(f.fd, 0, 0, POSIX_FADV_DONTNEED))
+	if (posix_fadvise(r.f.fd, 0, 0, POSIX_FADV_DONTNEED))
 		pw_info("posix_fadvise(DONTNEED) failed");
 	pw_drop_caches();
 	usleep(200000);
 	pw_writer_stop(&w);
 	pw_info("writer: %u passes over %d blocks during the disruptions", atomic_load(&w.passes), NBLK);
 
-	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, final_gen);
+	ret = pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, final_gen);
 	pw_ok(!ret && !atomic_load(&w.errors) && dio_ok, "RDMA writes and O_DIRECT writes completed without error");
 
-	pw_tally(f.addr, 0, NBLK, final_gen, &t);
+	pw_tally(r.f.addr, 0, NBLK, final_gen, &t);
 	cpu_bad = NBLK - t.n[PW_BLK_OK];
 	pw_ok(!cpu_bad, "final generation visible through the CPU mapping (%s)", pw_tally_str(&t));
 
-	if (fsync(f.fd))
+	if (fsync(r.f.fd))
 		pw_info("fsync: %s", strerror(errno));
 	buf = pw_read_disk(dev, map, NBLK);
 	pw_tally(buf, 0, NBLK, final_gen, &t);
@@ -88,12 +79,12 @@ int pw_test(int argc, char **argv)
 	disk_bad = NBLK - t.n[PW_BLK_OK];
 	pw_ok(!disk_bad, "final generation on disk after fsync, MR still registered (%s)", pw_tally_str(&t));
 
-	pw_fmr_dereg(&f);
-	if (fsync(f.fd))
+	pw_fmr_dereg(&r.f);
+	if (fsync(r.f.fd))
 		pw_info("fsync: %s", strerror(errno));
 	pw_drop_caches();
 	buf = malloc(NBLK * PW_BLOCK);
-	ret = pread(f.fd, buf, NBLK * PW_BLOCK, 0) == NBLK * PW_BLOCK;
+	ret = pread(r.f.fd, buf, NBLK * PW_BLOCK, 0) == NBLK * PW_BLOCK;
 	pw_tally(buf, 0, NBLK, final_gen, &t);
 	free(buf);
 	read_bad = NBLK - t.n[PW_BLK_OK];
@@ -103,10 +94,7 @@ int pw_test(int argc, char **argv)
 		cpu_bad, disk_bad, read_bad, NBLK, NBLK / DIO_STRIDE);
 	pw_metric(read_bad, "blocks lost");
 
-	pw_fmr_close(&f);
+	pw_rig_close(&r);
 	free(map);
-	pw_src_destroy(&src);
-	pw_qp_pair_destroy(&qp);
-	pw_dev_close(&d);
 	return pw_result();
 }

@@ -43,25 +43,16 @@ int pw_test(int argc, char **argv)
 	const char *path = pw_path("persist.dat");
 	char dev[64], seen[512] = "";
 	size_t lost = 0;
-	struct pw_qp_pair qp;
-	struct pw_src src;
-	struct pw_fmr f;
-	struct pw_dev d;
+	struct pw_rig r;
 	uint64_t *map;
 	long long bounce0, bounce1;
 	int how, ret;
 
 	(void)argc; (void)argv;
-	pw_dev_open(&d);
+	pw_rig_open(&r, path, NBLK, 32);
 	pw_plan(3 * NR_SYNC);
-	pw_qp_pair_create(&d, &qp, 32);
-	pw_src_create(&d, &src, 32);
-	ret = pw_fmr_open(&d, &f, path, NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
-			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
-	if (ret)
-		pw_die("ibv_reg_mr over %s: %s", path, strerror(-ret));
 	/* Registration write-faulted every page: persist that state, then map the blocks. */
-	if (fsync(f.fd))
+	if (fsync(r.f.fd))
 		pw_die("first fsync: %s", strerror(errno));
 	map = pw_block_map(path, NBLK, dev, sizeof(dev));
 	for (size_t i = 0; i < NBLK; i++)
@@ -73,12 +64,12 @@ int pw_test(int argc, char **argv)
 		struct pw_tally cpu, disk;
 		char *buf;
 
-		ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, gen);
-		pw_tally(f.addr, 0, NBLK, gen, &cpu);
+		ret = pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, gen);
+		pw_tally(r.f.addr, 0, NBLK, gen, &cpu);
 		pw_ok(!ret && cpu.n[PW_BLK_OK] == NBLK, "%s: generation %u RDMA-written (CPU view: %s)",
 		      sync_name[how], gen, pw_tally_str(&cpu));
 		bounce0 = pw_vmstat("pin_writeback_bounce");
-		if (do_sync(how, &f))
+		if (do_sync(how, &r.f))
 			pw_info("%s failed: %s", sync_name[how], strerror(errno));
 		bounce1 = pw_vmstat("pin_writeback_bounce");
 		/* The series' counter: every pinned page written, and written from a copy. */
@@ -100,10 +91,7 @@ int pw_test(int argc, char **argv)
 	pw_seen("blocks on disk after each sync: %s", seen);
 	pw_metric(lost, "blocks not persisted");
 
-	pw_fmr_close(&f);
+	pw_rig_close(&r);
 	free(map);
-	pw_src_destroy(&src);
-	pw_qp_pair_destroy(&qp);
-	pw_dev_close(&d);
 	return pw_result();
 }

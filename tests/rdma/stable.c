@@ -54,10 +54,7 @@ int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("stable.dat");
 	int secs = getenv("STABLE_SECONDS") ? atoi(getenv("STABLE_SECONDS")) : 30;
-	struct pw_qp_pair qp;
-	struct pw_src src;
-	struct pw_fmr f;
-	struct pw_dev d;
+	struct pw_rig r;
 	struct pw_writer w;
 	struct dirtier dt = { 0 };
 	unsigned int fsyncs = 0, fsync_err = 0, bad = 0, first_bad = 0;
@@ -65,32 +62,26 @@ int pw_test(int argc, char **argv)
 	pthread_t dth;
 	char *buf, dev[64];
 	uint64_t *map;
-	int fd, ret;
+	int fd;
 	size_t b;
 
 	(void)argc; (void)argv;
-	pw_dev_open(&d);
+	pw_rig_open(&r, path, NBLK, 64);
 	pw_plan(3);
-	pw_qp_pair_create(&d, &qp, 64);
-	pw_src_create(&d, &src, 64);
-	ret = pw_fmr_open(&d, &f, path, (size_t)NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
-			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
-	if (ret)
-		pw_die("ibv_reg_mr over %s: %s", path, strerror(-ret));
-	if (pw_write_gen(&qp, &src, f.mr, 0, NBLK, 1) || fsync(f.fd))
+	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 1) || fsync(r.f.fd))
 		pw_die("first generation + fsync: %s", strerror(errno));
 	map = pw_block_map(path, NBLK, dev, sizeof(dev));
 	for (b = 0; b < NBLK; b++)
 		if (map[b] == PW_NOT_ON_DISK)
 			pw_die("block %zu has no allocated block after fsync", b);
 
-	pw_writer_start(&w, &qp, &src, f.mr, NBLK, 2);
-	dt.addr = f.addr;
+	pw_writer_start(&w, &r.qp, &r.src, r.f.mr, NBLK, 2);
+	dt.addr = r.f.addr;
 	if (pthread_create(&dth, NULL, dirtier_fn, &dt))
 		pw_die("pthread_create");
 	end = time(NULL) + secs;
 	while (time(NULL) < end) {
-		if (fsync(f.fd))
+		if (fsync(r.f.fd))
 			fsync_err++;
 		fsyncs++;
 	}
@@ -128,16 +119,13 @@ int pw_test(int argc, char **argv)
 		pw_info("first failing block: %u", first_bad);
 	pw_ok(!bad, "every block reads back with O_DIRECT while registered (%u of %d failed)", bad, NBLK);
 
-	pw_fmr_dereg(&f);
-	pw_ok(!fsync(f.fd), "fsync after deregistration");
+	pw_fmr_dereg(&r.f);
+	pw_ok(!fsync(r.f.fd), "fsync after deregistration");
 	pw_seen("%u fsyncs under %u RDMA passes: %u of %d blocks unreadable (checksum) while registered",
 		fsyncs, atomic_load(&w.passes), bad, NBLK);
 	pw_metric(bad, "blocks unreadable");
 
-	pw_fmr_close(&f);
+	pw_rig_close(&r);
 	free(map);
-	pw_src_destroy(&src);
-	pw_qp_pair_destroy(&qp);
-	pw_dev_close(&d);
 	return pw_result();
 }

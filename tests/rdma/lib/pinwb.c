@@ -441,6 +441,27 @@ int pw_write_gen(struct pw_qp_pair *p, struct pw_src *s, struct ibv_mr *target, 
 	return err;
 }
 
+void pw_rig_open(struct pw_rig *r, const char *path, size_t nblocks, unsigned int depth)
+{
+	int ret;
+
+	pw_dev_open(&r->d);
+	pw_qp_pair_create(&r->d, &r->qp, depth);
+	pw_src_create(&r->d, &r->src, depth);
+	ret = pw_fmr_open(&r->d, &r->f, path, nblocks * PW_BLOCK, PROT_READ | PROT_WRITE,
+			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	if (ret)
+		pw_die("ibv_reg_mr over %s: %s", path, strerror(-ret));
+}
+
+void pw_rig_close(struct pw_rig *r)
+{
+	pw_fmr_close(&r->f);
+	pw_src_destroy(&r->src);
+	pw_qp_pair_destroy(&r->qp);
+	pw_dev_close(&r->d);
+}
+
 static void *writer_fn(void *arg)
 {
 	struct pw_writer *w = arg;

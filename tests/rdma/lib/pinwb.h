@@ -139,6 +139,20 @@ void pw_writer_start(struct pw_writer *w, struct pw_qp_pair *qp, struct pw_src *
 		     struct ibv_mr *mr, size_t nblocks, uint32_t first_gen);
 void pw_writer_stop(struct pw_writer *w);
 
+/*
+ * What most tests start from: the device, a loopback QP pair of the given depth, a source
+ * buffer of depth blocks, and a writable (LOCAL_WRITE | REMOTE_WRITE) MR over the first
+ * nblocks blocks of a MAP_SHARED mapping of path. Dies if the registration fails.
+ */
+struct pw_rig {
+	struct pw_dev d;
+	struct pw_qp_pair qp;
+	struct pw_src src;
+	struct pw_fmr f;
+};
+void pw_rig_open(struct pw_rig *r, const char *path, size_t nblocks, unsigned int depth);
+void pw_rig_close(struct pw_rig *r);
+
 /* ---- the block pattern ---- */
 void pw_fill_block(void *blk, uint64_t block, uint32_t gen);
 
