@@ -49,5 +49,15 @@ echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_rati
 for mib in $fsyncs; do fresh_fs; "$bench" fsync "$mib" | grep -v '^#\|^KTAP'; done
 echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
 fresh_fs; "$bench" idle $idle | grep -v '^#\|^KTAP'
+# Dirty throttling: 256 MiB buffered writes with and without a 512 MiB writable file MR
+# registered (the figures of tests/rdma/bin/throttle, as MiB/s).
+if [ "$quick" != 1 ]; then
+	fresh_fs
+	PINWB_DISK2=${PINWB_DISK2:-/dev/vdb} "$top/tests/rdma/bin/throttle" 2>&1 |
+	sed -n 's/^# seen: .*: \([0-9.-]*\) s on the same ext4 (\([0-9.-]*\) s without), \([0-9.-]*\) s on another (\([0-9.-]*\) s without)$/\1 \2 \3 \4/p' |
+	awk 'function r(t) { return t > 0 ? sprintf("%.1f", 256 / t) : "nan" }
+	     { print "throttle_write_same_mr", r($1), "MiB/s"; print "throttle_write_same_nomr", r($2), "MiB/s"
+	       print "throttle_write_other_mr", r($3), "MiB/s"; print "throttle_write_other_nomr", r($4), "MiB/s" }'
+fi
 umount "$PINWB_SCRATCH" 2>/dev/null
 exit 0

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * background: a registered file MR that the device is not writing costs no background
- * writeback. Register 64 MiB (16384 blocks) of an ext4 file, RDMA-write it once, fsync, then
- * stay idle for 30 s with background writeback made eager (vm.dirty_expire_centisecs 500,
- * vm.dirty_writeback_centisecs 100, restored afterwards) and count what the device is written
- * (sectors from /sys/block/<dev>/stat; the scratch ext4 is remounted noinit_itable first so
- * its lazy inode-table zeroing does not count). At most 64 KiB (journal, metadata) is allowed.
- * On a stock kernel the pages are clean after the fsync and RDMA does not dirty them; a kernel
- * that keeps pinned pages dirty must still not rewrite them from memory-cleaning writeback
- * (data-integrity writeback, fsync, is where they get written).
+ * background: memory-cleaning writeback leaves what only the device wrote to data-integrity
+ * writeback, and loses none of it. Register 64 MiB (16384 blocks) of an ext4 file, RDMA-write
+ * it once, fsync, then make background writeback eager (vm.dirty_expire_centisecs 500,
+ * vm.dirty_writeback_centisecs 100, restored afterwards), RDMA-write a second generation into
+ * the whole MR and stay idle for 30 s, counting what the device is written (sectors from
+ * /sys/block/<dev>/stat; the scratch ext4 is remounted noinit_itable first so its lazy
+ * inode-table zeroing does not count). At most 64 KiB (journal, metadata) may be written while
+ * idle: rewriting an idle pinned range at every pass is I/O for nothing. Then fsync and read the
+ * blocks straight from the device (O_DIRECT at the file's extents): all 16384 must hold the
+ * second generation, which only the device wrote and which cleaning writeback skipped.
+ * On a stock kernel the idle part passes (the pages are clean and RDMA does not dirty them) and
+ * the fsync writes nothing: the second generation is lost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +24,7 @@
 
 #include "lib/pinwb.h"
 
-const char pw_description[] = "an idle registered 64 MiB ext4 file MR causes no background writeback";
+const char pw_description[] = "cleaning writeback skips what only RDMA wrote into a 64 MiB ext4 file MR; the next fsync writes it";
 
 #define NBLK 16384
 #define IDLE_S 30
@@ -81,6 +84,9 @@ int pw_test(int argc, char **argv)
 	const char *path = pw_path("background.dat");
 	long long s0, s, prev, kib, skip0, skip1, bounce0, bounce1;
 	struct pw_qp_pair qp;
+	struct pw_tally tally;
+	uint64_t *map;
+	char dev[64], *buf;
 	struct pw_src src;
 	struct pw_fmr f;
 	struct pw_dev d;
@@ -89,7 +95,7 @@ int pw_test(int argc, char **argv)
 
 	(void)argc; (void)argv;
 	pw_dev_open(&d);
-	pw_plan(3);
+	pw_plan(5);
 	pw_qp_pair_create(&d, &qp, 32);
 	pw_src_create(&d, &src, 64);
 	pw_scratch_quiesce();
@@ -119,6 +125,15 @@ int pw_test(int argc, char **argv)
 	pw_info("set vm.dirty_expire_centisecs=%ld (was %ld), vm.dirty_writeback_centisecs=%ld (was %ld)",
 		want[0], saved[0], want[1], saved[1]);
 
+	map = pw_block_map(path, NBLK, dev, sizeof(dev));
+	for (i = 0; i < NBLK; i++)
+		if (map[i] == PW_NOT_ON_DISK)
+			pw_die("block %d of %s has no allocated block after fsync", i, path);
+
+	t = now();
+	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, 2);
+	pw_ok(!ret, "a second generation RDMA-written into all %d blocks (%.1f s)", NBLK, now() - t);
+
 	skip0 = pw_vmstat("pin_writeback_skip");
 	bounce0 = pw_vmstat("pin_writeback_bounce");
 	s0 = prev = pw_dev_sectors_written(path);
@@ -145,9 +160,21 @@ int pw_test(int argc, char **argv)
 		pw_ok(skip1 > skip0 && bounce1 == bounce0,
 		      "cleaning writeback passed over the pinned pages: pin_writeback_skip +%lld, pin_writeback_bounce +%lld (want > 0 and 0)",
 		      skip1 - skip0, bounce1 - bounce0);
-	pw_seen("%lld KiB written to the device during %d s idle with a registered %d MiB ext4 file MR (expire 5 s, writeback every 1 s)",
-		kib, IDLE_S, NBLK / 256);
-	pw_metric(kib, "KiB written while idle");
+
+	t = now();
+	if (fsync(f.fd))
+		pw_die("fsync: %s", strerror(errno));
+	pw_info("fsync after the idle period in %.1f s", now() - t);
+	buf = pw_read_disk(dev, map, NBLK);
+	pw_tally(buf, 0, NBLK, 2, &tally);
+	free(buf);
+	pw_ok(tally.n[PW_BLK_OK] == NBLK,
+	      "on disk after the fsync that followed the idle period: %s (want all %d of the second generation)",
+	      pw_tally_str(&tally), NBLK);
+	pw_seen("%lld KiB written to the device during %d s idle with a registered %d MiB ext4 file MR (expire 5 s, writeback every 1 s); after fsync %zu of %d blocks hold what RDMA wrote before the idle period",
+		kib, IDLE_S, NBLK / 256, tally.n[PW_BLK_OK], NBLK);
+	pw_metric(NBLK - (long long)tally.n[PW_BLK_OK], "blocks lost");
+	free(map);
 
 	pw_fmr_close(&f);
 	pw_src_destroy(&src);

@@ -6,8 +6,11 @@
  * sync_file_range(SYNC_FILE_RANGE_WRITE) and does not wait, registers an MR over it at once
  * (so the pin is taken while the pages are under writeback), RDMA-writes a new generation,
  * fsyncs and reads the blocks straight from the device (O_DIRECT at the file's extents): every
- * block must hold that generation. Then the MR is deregistered. 200 iterations or 60 s,
- * whichever ends first; nothing may be lost in any of them.
+ * block must hold that generation. Then it RDMA-writes one more generation and checks the same
+ * after a second fsync: the writeback that was in flight when the pin was taken must not have
+ * left the pages looking clean for good. Then the MR is deregistered. 200 iterations or 60 s,
+ * whichever ends first; nothing may be lost in any of them. (On a stock kernel the first check
+ * passes, because registration write-faults the pages dirty, and the second fails.)
  *
  * Under QEMU a 64 KiB write completes before sync_file_range() returns, so each iteration also
  * dirties 4 MiB of ballast further in the file and starts its writeback first: the 16 blocks'
@@ -112,11 +115,11 @@ int pw_test(int argc, char **argv)
 	waits0 = pw_vmstat("pin_writeback_wait");
 	t0 = now();
 	for (it = 0; it < ITERATIONS && now() - t0 < MAX_S; it++) {
-		uint32_t cpu_gen = 2 * it + 2, rdma_gen = 2 * it + 3;
+		uint32_t cpu_gen = 3 * it + 2, rdma_gen = 3 * it + 3;
 		struct pw_tally t;
 		struct ibv_mr *mr;
 		char *buf;
-		int wb;
+		int wb, round;
 
 		memset(ballast, it & 0xff, BALLAST * PW_BLOCK);
 		if (pwrite(fd, ballast, BALLAST * PW_BLOCK, len) != BALLAST * PW_BLOCK)
@@ -136,22 +139,25 @@ int pw_test(int argc, char **argv)
 		mr = ibv_reg_mr(d.pd, addr, len, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 		if (!mr)
 			pw_die("iteration %u: ibv_reg_mr: %s", it, strerror(errno));
-		if (pw_write_gen(&qp, &src, mr, 0, NBLK, rdma_gen)) {
-			rdma_errors++;
-			pw_qp_pair_destroy(&qp);
-			pw_qp_pair_create(&d, &qp, 32);
-		}
-		if (fsync(fd))
-			pw_info("iteration %u: fsync: %s", it, strerror(errno));
-		buf = pw_read_disk(dev, map, NBLK);
-		pw_tally(buf, 0, NBLK, rdma_gen, &t);
-		free(buf);
-		for (k = 0; k < PW_BLK_NR; k++)
-			n[k] += t.n[k];
-		if (t.n[PW_BLK_OK] != NBLK) {
-			lost += NBLK - t.n[PW_BLK_OK];
-			if (!bad_iters++ || it + 1 == ITERATIONS)
-				pw_info("iteration %u: on disk after fsync: %s", it, pw_tally_str(&t));
+		for (round = 0; round < 2; round++, rdma_gen++) {
+			if (pw_write_gen(&qp, &src, mr, 0, NBLK, rdma_gen)) {
+				rdma_errors++;
+				pw_qp_pair_destroy(&qp);
+				pw_qp_pair_create(&d, &qp, 32);
+			}
+			if (fsync(fd))
+				pw_info("iteration %u: fsync: %s", it, strerror(errno));
+			buf = pw_read_disk(dev, map, NBLK);
+			pw_tally(buf, 0, NBLK, rdma_gen, &t);
+			free(buf);
+			for (k = 0; k < PW_BLK_NR; k++)
+				n[k] += t.n[k];
+			if (t.n[PW_BLK_OK] != NBLK) {
+				lost += NBLK - t.n[PW_BLK_OK];
+				if (!bad_iters++ || it + 1 == ITERATIONS)
+					pw_info("iteration %u, fsync %d: on disk: %s", it, round + 1,
+						pw_tally_str(&t));
+			}
 		}
 		if (ibv_dereg_mr(mr))
 			pw_die("ibv_dereg_mr: %s", strerror(errno));
@@ -170,11 +176,11 @@ int pw_test(int argc, char **argv)
 		pw_info("pin_writeback_wait went up by %lld: long-term pins that waited for writeback in flight",
 			waits - waits0);
 	pw_ok(!rdma_errors, "RDMA writes completed in every iteration (%u failed)", rdma_errors);
-	pw_ok(!lost, "RDMA generation on disk after fsync in every iteration: %zu of %zu blocks lost, in %u of %u iterations",
-	      lost, (size_t)it * NBLK, bad_iters, it);
-	pw_seen("%u iterations (%lld pages under writeback at registration, in %u iterations): %zu of %zu blocks lost on disk after fsync (%zu stale, %zu torn), in %u iterations",
-		it, wb_pages, wb_iters, lost, (size_t)it * NBLK, n[PW_BLK_STALE], n[PW_BLK_TORN],
-		bad_iters);
+	pw_ok(!lost, "RDMA generation on disk after each fsync in every iteration: %zu of %zu blocks lost, in %u checks of %u",
+	      lost, (size_t)it * 2 * NBLK, bad_iters, 2 * it);
+	pw_seen("%u iterations (%lld pages under writeback at registration, in %u iterations): %zu of %zu blocks lost on disk after fsync (%zu stale, %zu torn), in %u of %u checks",
+		it, wb_pages, wb_iters, lost, (size_t)it * 2 * NBLK, n[PW_BLK_STALE], n[PW_BLK_TORN],
+		bad_iters, 2 * it);
 	pw_metric(lost, "blocks lost");
 
 	munmap(addr, len);
