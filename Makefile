@@ -2,6 +2,7 @@
 #
 #   make repro    the main job: reproduction tests on Debian's stock kernel and on ours, side by side
 #   make check    build everything, boot the patched kernel, run the whole suite
+#                 (KCONFIG=debug: the same on a KASAN/lockdep kernel built in build/debug)
 #   make kernel   unpack linux-source-6.1, apply patches/series, build build/bzImage
 #   make stock    Debian's binary kernel for the same version + a minimal initramfs
 #   make bench    benchmarks on both kernels, alternately (ROUNDS=3): results/bench.{txt,png}
@@ -14,6 +15,14 @@ TOP := $(CURDIR)
 KERNEL ?= patched
 TESTS ?=
 export BASE_OK KCONFIG
+
+# KCONFIG=debug (configs/debug.config: KASAN, lockdep, ...): a kernel tree of its own under
+# build/debug, so the normal build stays warm; tests get more time and the guest more memory.
+ifneq ($(filter debug,$(KCONFIG)),)
+export PINWB_BUILD := $(TOP)/build/debug
+export PINWB_TEST_TIMEOUT ?= 1200
+export VM_MEM ?= 3G
+endif
 
 .PHONY: all deps deps-kernel deps-vm deps-tests kernel stock tests check repro bench run \
 	export-patches series-check checkpatch clean distclean
