@@ -71,14 +71,6 @@ static void restore_knobs(void)
 			pw_info("restoring %s to %ld failed", knob[i], saved[i]);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("background.dat");
@@ -100,21 +92,21 @@ int pw_test(int argc, char **argv)
 	pw_src_create(&d, &src, 64);
 	pw_scratch_quiesce();
 
-	t = now();
+	t = pw_now();
 	ret = pw_fmr_open(&d, &f, path, (size_t)NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
 			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	if (ret)
 		pw_die("ibv_reg_mr over %s (%d MiB): %s", path, NBLK / 256, strerror(-ret));
-	pw_info("registered %d MiB in %.1f s", NBLK / 256, now() - t);
-	t = now();
+	pw_info("registered %d MiB in %.1f s", NBLK / 256, pw_now() - t);
+	t = pw_now();
 	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, 1);
-	pw_info("RDMA-wrote %d blocks in %.1f s", NBLK, now() - t);
+	pw_info("RDMA-wrote %d blocks in %.1f s", NBLK, pw_now() - t);
 	pw_ok(!ret, "%d RDMA writes into the registered file MR completed", NBLK);
-	t = now();
+	t = pw_now();
 	if (fsync(f.fd))
 		pw_die("fsync: %s", strerror(errno));
 	sync();
-	pw_info("fsync + sync in %.1f s", now() - t);
+	pw_info("fsync + sync in %.1f s", pw_now() - t);
 
 	atexit(restore_knobs);
 	for (i = 0; i < 2; i++) {
@@ -130,9 +122,9 @@ int pw_test(int argc, char **argv)
 		if (map[i] == PW_NOT_ON_DISK)
 			pw_die("block %d of %s has no allocated block after fsync", i, path);
 
-	t = now();
+	t = pw_now();
 	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, 2);
-	pw_ok(!ret, "a second generation RDMA-written into all %d blocks (%.1f s)", NBLK, now() - t);
+	pw_ok(!ret, "a second generation RDMA-written into all %d blocks (%.1f s)", NBLK, pw_now() - t);
 
 	skip0 = pw_vmstat("pin_writeback_skip");
 	bounce0 = pw_vmstat("pin_writeback_bounce");
@@ -161,10 +153,10 @@ int pw_test(int argc, char **argv)
 		      "cleaning writeback passed over the pinned pages: pin_writeback_skip +%lld, pin_writeback_bounce +%lld (want > 0 and 0)",
 		      skip1 - skip0, bounce1 - bounce0);
 
-	t = now();
+	t = pw_now();
 	if (fsync(f.fd))
 		pw_die("fsync: %s", strerror(errno));
-	pw_info("fsync after the idle period in %.1f s", now() - t);
+	pw_info("fsync after the idle period in %.1f s", pw_now() - t);
 	buf = pw_read_disk(dev, map, NBLK);
 	pw_tally(buf, 0, NBLK, 2, &tally);
 	free(buf);

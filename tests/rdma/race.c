@@ -37,14 +37,6 @@ const char pw_description[] = "registering an MR over pages under writeback, the
 #define ITERATIONS 200
 #define MAX_S 60
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* How many pages of [addr, addr + n pages) are under writeback; -1 if that cannot be known. */
 static int pages_under_writeback(const char *addr, size_t n)
 {
@@ -113,8 +105,8 @@ int pw_test(int argc, char **argv)
 			pw_die("block %zu of %s has no allocated block after fsync", i, path);
 
 	waits0 = pw_vmstat("pin_writeback_wait");
-	t0 = now();
-	for (it = 0; it < ITERATIONS && now() - t0 < MAX_S; it++) {
+	t0 = pw_now();
+	for (it = 0; it < ITERATIONS && pw_now() - t0 < MAX_S; it++) {
 		uint32_t cpu_gen = 3 * it + 2, rdma_gen = 3 * it + 3;
 		struct pw_tally t;
 		struct ibv_mr *mr;
@@ -164,10 +156,10 @@ int pw_test(int argc, char **argv)
 	}
 	if (wb_pages < 0)
 		pw_info("%u iterations in %.1f s; pages under writeback at registration: unknown (no /proc/kpageflags)",
-			it, now() - t0);
+			it, pw_now() - t0);
 	else
 		pw_info("%u iterations in %.1f s; pages under writeback at registration: %lld, in %u iterations",
-			it, now() - t0, wb_pages, wb_iters);
+			it, pw_now() - t0, wb_pages, wb_iters);
 	pw_info("all blocks on disk after fsync: %zu ok, %zu stale, %zu zero, %zu torn, %zu foreign",
 		n[PW_BLK_OK], n[PW_BLK_STALE], n[PW_BLK_ZERO], n[PW_BLK_TORN], n[PW_BLK_FOREIGN]);
 

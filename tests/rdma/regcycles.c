@@ -24,50 +24,10 @@ const char pw_description[] = "10,000 register/deregister cycles over an ext4 fi
 #define NBLK 16
 #define SLACK_KIB 4096
 
-static long long meminfo_kib(const char *key)
-{
-	char line[256];
-	size_t n = strlen(key);
-	long long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = atoll(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-static long long vm_pin_kib(void)
-{
-	char line[256];
-	long long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			v = atoll(line + 6);
-	fclose(f);
-	return v;
-}
-
 static long long kernel_kib(void)
 {
-	return meminfo_kib("SUnreclaim") + meminfo_kib("PageTables");
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return pw_proc_field("/proc/meminfo", "SUnreclaim") +
+	       pw_proc_field("/proc/meminfo", "PageTables");
 }
 
 int pw_test(int argc, char **argv)
@@ -96,7 +56,7 @@ int pw_test(int argc, char **argv)
 		pw_die("ibv_reg_mr over %s: %s", path, strerror(-ret));
 	pw_fmr_dereg(&f);
 
-	t0 = now();
+	t0 = pw_now();
 	for (i = 1; i <= CYCLES; i++) {
 		mr = ibv_reg_mr(d.pd, f.addr, f.len,
 				IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
@@ -112,7 +72,7 @@ int pw_test(int argc, char **argv)
 		if (i == WARMUP)
 			warm = kernel_kib();
 		if (i % 2500 == 0)
-			pw_info("%u cycles in %.1f s", i, now() - t0);
+			pw_info("%u cycles in %.1f s", i, pw_now() - t0);
 	}
 	end = kernel_kib();
 	/* Everything registered goes: the file MR's mapping, the source buffer, the QPs. */
@@ -120,7 +80,7 @@ int pw_test(int argc, char **argv)
 	pw_src_destroy(&src);
 	pw_qp_pair_destroy(&qp);
 	left = pw_pins_settle(base, 5000);
-	pin = vm_pin_kib();
+	pin = pw_proc_field("/proc/self/status", "VmPin");
 
 	pw_ok(!failed && !write_errors, "%d cycles: %u registrations failed, %u of %d RDMA writes failed",
 	      CYCLES, failed, write_errors, CYCLES / 100);
@@ -131,7 +91,7 @@ int pw_test(int argc, char **argv)
 	      "unreclaimable slab + page tables: %lld KiB after cycle %d, %lld KiB after cycle %d (growth %lld KiB, at most %d allowed)",
 	      warm, WARMUP, end, CYCLES, end - warm, SLACK_KIB);
 	pw_seen("%d cycles in %.0f s: %lld pins outstanding, VmPin %lld kB, kernel memory %+lld KiB from cycle %d to %d",
-		CYCLES, now() - t0, left - base, pin, end - warm, WARMUP, CYCLES);
+		CYCLES, pw_now() - t0, left - base, pin, end - warm, WARMUP, CYCLES);
 	pw_metric(end - warm, "KiB kernel memory growth");
 
 	pw_dev_close(&d);

@@ -25,14 +25,6 @@
 
 #include "lib/pinwb.h"
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 const char pw_description[] =
 	"dereg, QP destroy and SIGKILL while RDMA writes stream into a file MR: nothing lands after, pins balance";
 
@@ -160,8 +152,8 @@ static void *stream_fn(void *arg)
 	for (;;) {
 		if (atomic_load(&s->stop)) {
 			if (!deadline)
-				deadline = now() + 1;
-			if (!inflight || now() > deadline)
+				deadline = pw_now() + 1;
+			if (!inflight || pw_now() > deadline)
 				break;
 		}
 		while (!atomic_load(&s->stop) && inflight < DEPTH) {

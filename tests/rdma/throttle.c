@@ -40,38 +40,12 @@ struct acct {
 	long long dirty, writeback, bdi_wb, bdi_recl;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long long file_kib(const char *path, const char *key)
-{
-	char line[256];
-	size_t n = strlen(key);
-	long long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = atoll(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static void read_acct(const char *bdi_stats, struct acct *a)
 {
-	a->dirty = file_kib("/proc/meminfo", "Dirty");
-	a->writeback = file_kib("/proc/meminfo", "Writeback");
-	a->bdi_wb = bdi_stats ? file_kib(bdi_stats, "BdiWriteback") : -1;
-	a->bdi_recl = bdi_stats ? file_kib(bdi_stats, "BdiReclaimable") : -1;
+	a->dirty = pw_proc_field("/proc/meminfo", "Dirty");
+	a->writeback = pw_proc_field("/proc/meminfo", "Writeback");
+	a->bdi_wb = bdi_stats ? pw_proc_field(bdi_stats, "BdiWriteback") : -1;
+	a->bdi_recl = bdi_stats ? pw_proc_field(bdi_stats, "BdiReclaimable") : -1;
 }
 
 /*
@@ -81,7 +55,7 @@ static void read_acct(const char *bdi_stats, struct acct *a)
 static double writer(const char *path, int mib, double deadline)
 {
 	static char chunk[1 << 20];
-	double t0 = now();
+	double t0 = pw_now();
 	int fd, i;
 
 	memset(chunk, 0x5a, sizeof(chunk));
@@ -91,14 +65,14 @@ static double writer(const char *path, int mib, double deadline)
 	for (i = 0; i < mib; i++) {
 		if (write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk))
 			pw_die("write %s: %s", path, strerror(errno));
-		if (now() - t0 > deadline) {
+		if (pw_now() - t0 > deadline) {
 			close(fd);
 			return -1;
 		}
 	}
 	if (close(fd))
 		pw_die("close %s: %s", path, strerror(errno));
-	return now() - t0;
+	return pw_now() - t0;
 }
 
 /* The debugfs stats of the bdi of path's filesystem, or NULL. */
@@ -172,17 +146,17 @@ int pw_test(int argc, char **argv)
 	read_acct(bdi, &before);
 
 	/* With it. */
-	t = now();
+	t = pw_now();
 	ret = pw_fmr_open(&d, &f, mrpath, (size_t)MR_MIB << 20, PROT_READ | PROT_WRITE,
 			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	if (ret)
 		pw_die("ibv_reg_mr over %s (%d MiB): %s", mrpath, MR_MIB, strerror(-ret));
-	pw_info("registered %d MiB in %.1f s; Dirty is now %lld MiB", MR_MIB, now() - t,
-		file_kib("/proc/meminfo", "Dirty") / 1024);
-	t = now();
+	pw_info("registered %d MiB in %.1f s; Dirty is now %lld MiB", MR_MIB, pw_now() - t,
+		pw_proc_field("/proc/meminfo", "Dirty") / 1024);
+	t = pw_now();
 	if (pw_write_gen(&qp, &src, f.mr, 0, RDMA_BLOCKS, 1))
 		pw_die("RDMA writes into the MR failed");
-	pw_info("RDMA-wrote %d MiB of it in %.1f s", RDMA_BLOCKS / 256, now() - t);
+	pw_info("RDMA-wrote %d MiB of it in %.1f s", RDMA_BLOCKS / 256, pw_now() - t);
 
 	t1s = writer(same, WRITE_MIB, FACTOR * t0s + EXTRA_S);
 	pw_ok(t1s >= 0, "with the MR, %d MiB buffered to the same ext4 in %.1f s (no MR: %.1f s; bound %.0f s)",

@@ -194,6 +194,10 @@ void pw_metric(long long value, const char *unit);
 
 /* ---- kernel state ---- */
 long long pw_vmstat(const char *name);		/* -1 if absent */
+/* The number after "key:" in a /proc file such as /proc/meminfo (kB there); -1 if absent. */
+long long pw_proc_field(const char *path, const char *key);
+/* CLOCK_MONOTONIC, in seconds. */
+double pw_now(void);
 /* acquired - released from /proc/vmstat (0 when balanced). */
 long long pw_pins_outstanding(void);
 /*
