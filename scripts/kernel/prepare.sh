@@ -76,7 +76,7 @@ if [ ! -f "$stamp" ] || [ "$(cut -d' ' -f1 "$stamp")" != "$want_stamp" ] || [ "$
   git -C build/src apply --reject $PWD/patches/$p, fix, commit in build/src, make export-patches."
     fi
     info=$(mktemp -d)
-    git mailinfo -k "$info/msg" "$info/patch" < "$f" > "$info/info"
+    git mailinfo -b "$info/msg" "$info/patch" < "$f" > "$info/info"
     subj=$(sed -n 's/^Subject: //p' "$info/info")
     tree=$(GIT_INDEX_FILE=$idx git -C "$src" write-tree)
     head=$( { echo "$subj"; echo; cat "$info/msg"; } | \
