@@ -30,23 +30,36 @@ echo "1..3"
 # The buffer file must exist and be large enough before ib_write_bw maps it.
 dd if=/dev/zero of="$file" bs=1M count=64 status=none && sync
 
-ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" --mmap="$file" > "$work/server" 2>&1 &
-srv=$!
-sleep 2
-# The stressor: data-integrity and cache-dropping work on the very file the NIC writes into.
-(
-	end=$(( $(date +%s) + secs + 5 ))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		sync; sleep 0.3
-		sync "$file"	# fsync(2) of the file
-		echo 3 > /proc/sys/vm/drop_caches; sleep 0.3
-	done
-) &
-stress=$!
-timeout $((secs + 60)) ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" 127.0.0.1 > "$work/client" 2>&1
-crc=$?
-timeout 30 tail --pid="$srv" -f /dev/null; kill "$srv" 2>/dev/null; wait "$srv"; src=$?
-kill "$stress" 2>/dev/null; wait "$stress" 2>/dev/null
+# One run of server, stressor and client. perftest refuses to report when its CPU clock
+# calibration is too noisy ("Correlation coefficient r^2 < 0.9 / Can't produce a report"),
+# which happens under TCG on a loaded host: that run is repeated once, and both are logged.
+run_once() {
+	ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" --mmap="$file" > "$work/server" 2>&1 &
+	srv=$!
+	sleep 2
+	# The stressor: data-integrity and cache-dropping work on the very file the NIC writes into.
+	(
+		end=$(( $(date +%s) + secs + 5 ))
+		while [ "$(date +%s)" -lt "$end" ]; do
+			sync; sleep 0.3
+			sync "$file"	# fsync(2) of the file
+			echo 3 > /proc/sys/vm/drop_caches; sleep 0.3
+		done
+	) &
+	stress=$!
+	timeout $((secs + 60)) ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" 127.0.0.1 > "$work/client" 2>&1
+	crc=$?
+	timeout 30 tail --pid="$srv" -f /dev/null; kill "$srv" 2>/dev/null; wait "$srv"; src=$?
+	kill "$stress" 2>/dev/null; wait "$stress" 2>/dev/null
+}
+for attempt in 1 2; do
+	port=$((18515 + RANDOM % 1000))
+	run_once
+	grep -q "Can't produce a report" "$work/client" || break
+	[ $attempt = 2 ] && break
+	echo "# attempt 1: ib_write_bw's clock calibration failed (Can't produce a report); running again"
+	sed 's/^/# attempt 1 client: /' "$work/client"
+done
 
 sed 's/^/# server: /' "$work/server"; sed 's/^/# client: /' "$work/client"
 [ $crc = 0 ] && echo "ok 1 client finished" || echo "not ok 1 client finished (exit $crc)"
