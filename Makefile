@@ -6,6 +6,7 @@
 #   make kernel   unpack linux-source-6.1, apply patches/series, build build/bzImage
 #   make stock    Debian's binary kernel for the same version + a minimal initramfs
 #   make bench    benchmarks on both kernels, alternately (ROUNDS=3): results/bench.{txt,png}
+#   make peers    rdma-core's own test suite (v44) on rxe0, stock vs patched: results/peers.txt
 #   make run CMD='...' [KERNEL=stock]   one command in a guest, for development
 #   make export-patches   build/src commits since "pristine" -> patches/ (+ series)
 #   make series-check     build the kernel after every patch of the series
@@ -24,7 +25,7 @@ export PINWB_TEST_TIMEOUT ?= 1200
 export VM_MEM ?= 3G
 endif
 
-.PHONY: all deps deps-kernel deps-vm deps-tests kernel stock tests check repro bench run \
+.PHONY: all deps deps-kernel deps-vm deps-tests kernel stock tests check repro bench peers run \
 	export-patches series-check checkpatch clean distclean
 
 all: kernel stock tests
@@ -59,6 +60,10 @@ bench: kernel stock tests deps-vm
 	@scripts/deps.sh repro
 	@$(MAKE) -s -C bench
 	@bench/run.sh
+
+peers: kernel stock deps-vm
+	@scripts/deps.sh tests peers
+	@scripts/peers.sh
 
 run: deps-vm
 	@[ -n "$(CMD)" ] || { echo "usage: make run CMD='command' [KERNEL=stock]"; exit 2; }
