@@ -2,7 +2,8 @@
 #
 #   make repro    the main job: reproduction tests on Debian's stock kernel and on ours, side by side
 #   make check    build everything, boot the patched kernel, run the whole suite
-#                 (KCONFIG=debug: the same on a KASAN/lockdep kernel built in build/debug)
+#                 (KCONFIG=debug: the same on a KASAN/lockdep kernel built in build/debug;
+#                  TOPOLOGY=2node, for check and repro: the RDMA writer in a second guest)
 #   make kernel   unpack linux-source-6.1, apply patches/series, build build/bzImage
 #   make stock    Debian's binary kernel for the same version + a minimal initramfs
 #   make bench    benchmarks on both kernels, alternately (ROUNDS=3): results/bench.{txt,png}
@@ -15,7 +16,7 @@ SHELL := /bin/bash
 TOP := $(CURDIR)
 KERNEL ?= patched
 TESTS ?=
-export BASE_OK KCONFIG
+export BASE_OK KCONFIG TOPOLOGY
 
 # KCONFIG=debug (configs/debug.config: KASAN, lockdep, ...): a kernel tree of its own under
 # build/debug, so the normal build stays warm; tests get more time and the guest more memory.

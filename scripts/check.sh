@@ -3,33 +3,47 @@
 # each test's output and dmesg slice, the console log and junit.xml, and the closing line
 # "N passed, N failed, N skipped".
 #
-# usage: scripts/check.sh [--kernel patched|stock] [--xfail FILE] [--results DIR] [TEST...]
+# usage: scripts/check.sh [--kernel patched|stock] [--topology 1node|2node] [--xfail FILE]
+#                         [--results DIR] [TEST...]
 # With --xfail, a failing test listed there is XFAIL and a passing one XPASS (a failure).
+# --topology 2node runs the tests of tests/rdma/TESTS.2node with the RDMA writer in a second
+# guest (scripts/vm/pair.sh); results then go to results/<kernel>-2node by default.
 # Exit status: 0 if nothing failed and nothing passed unexpectedly.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernel=patched xfail= results=
+kernel=patched xfail= results= topology=${TOPOLOGY:-1node}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;
+	--topology) topology=$2; shift 2 ;;
 	--xfail) xfail=$2; shift 2 ;;
 	--results) results=$2; shift 2 ;;
 	*) break ;;
 	esac
 done
-results=${results:-$PINWB_TOP/results/$kernel}
+case "$topology" in
+1node) list=$PINWB_TOP/tests/rdma/TESTS vm=run.sh suffix= ;;
+2node) list=$PINWB_TOP/tests/rdma/TESTS.2node vm=pair.sh suffix=-2node ;;
+*) die "check.sh: --topology must be 1node or 2node, not '$topology'" ;;
+esac
+results=${results:-$PINWB_TOP/results/$kernel$suffix}
 rm -rf "$results"; mkdir -p "$results"
 
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/tests/rdma/TESTS" | awk '{print $1}')
+[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$list" | awk '{print $1}')
 vm_timeout=${VM_TIMEOUT:-$(( 120 + ${#tests[@]} * ${PINWB_REPEAT:-1} * ${PINWB_TEST_TIMEOUT:-300} ))}
 
 # Tests with a host side (tests/rdma/NAME.host: the guest is killed, the disk read after) get a
 # guest of their own; all others share one guest.
+# In the two-node topology only the tests of TESTS.2node have a remote writer.
 guest_tests=() host_tests=()
 for t in "${tests[@]}"; do
-	if [ -x "$PINWB_TOP/tests/rdma/$t.host" ]; then host_tests+=("$t"); else guest_tests+=("$t"); fi
+	if [ "$topology" = 2node ] && ! grep -q "^$t\b" "$list"; then
+		echo "$t|fail|0|no two-node mode (not in tests/rdma/TESTS.2node)" > "$results/$t.result"
+	elif [ -x "$PINWB_TOP/tests/rdma/$t.host" ]; then host_tests+=("$t")
+	else guest_tests+=("$t")
+	fi
 done
 
 start=$(date +%s)
@@ -40,10 +54,18 @@ if [ ${#guest_tests[@]} -gt 0 ]; then
 	for v in PINWB_REPEAT PINWB_TEST_TIMEOUT STABLE_SECONDS PERFTEST_SECONDS; do
 		[ -n "${!v:-}" ] && genv+=("$v=${!v}")
 	done
-	VM_TIMEOUT=$vm_timeout "$PINWB_TOP/scripts/vm/run.sh" --kernel "$kernel" --results "$results" \
+	VM_TIMEOUT=$vm_timeout "$PINWB_TOP/scripts/vm/$vm" --kernel "$kernel" --results "$results" \
 		-- env "${genv[@]}" "$PINWB_TOP/tests/guest-run.sh" "${guest_tests[@]}" > "$results/vm.out" 2>&1
 	vmrc=$?
 	if [ $vmrc = 125 ]; then cat "$results/vm.out" >&2; fi
+fi
+# The writer's guest obeys the kernel-log rule too: a splat there fails the tests it served.
+if [ "$topology" = 2node ] && [ -s "$results/peer/splats" ]; then
+	for t in "${guest_tests[@]}"; do
+		[ -f "$results/$t.result" ] || continue
+		IFS='|' read -r _ res secs reason < "$results/$t.result"
+		echo "$t|fail|$secs|writer guest's kernel log: $(head -n 1 "$results/peer/splats" | sed 's/^\[[^]]*\] //')${reason:+; $reason}" > "$results/$t.result"
+	done
 fi
 for t in "${host_tests[@]}"; do
 	"$PINWB_TOP/tests/rdma/$t.host" "$kernel" "$results"
@@ -96,7 +118,7 @@ done
 	printf '%s' "$cases"
 	echo '</testsuite>'
 } > "$junit"
-echo "kernel: $(sed -n 's/^kernel: //p' "$results"/guest-info "$results"/*/guest-info 2>/dev/null | head -n 1) ($kernel); VM ${total}s; results in ${results#"$PINWB_TOP"/}/"
+echo "kernel: $(sed -n 's/^kernel: //p' "$results"/guest-info "$results"/*/guest-info 2>/dev/null | head -n 1) ($kernel${suffix:+, two guests}); VM ${total}s; results in ${results#"$PINWB_TOP"/}/"
 [ $nxfail -gt 0 ] && echo "($nxfail of the skipped are XFAIL: known bugs, each naming the issue that fixes it)"
 [ $xpass -gt 0 ] && echo "($xpass XPASS counted as failed: a test on the expected-failure list passed)"
 echo "$pass passed, $fail failed, $skip skipped"

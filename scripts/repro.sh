@@ -4,19 +4,27 @@
 #
 # usage: [RUNS=N] scripts/repro.sh [TEST...]    (default: every test in tests/rdma/TESTS)
 # RUNS=N runs each test N times in the same guest; the table then says in how many it failed.
+# TOPOLOGY=2node: the tests of tests/rdma/TESTS.2node with the writer in a second guest;
+# results/repro-2node{,.txt,.png}.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-out=$PINWB_TOP/results/repro
+topology=${TOPOLOGY:-1node} list=$PINWB_TOP/tests/rdma/TESTS suffix=
+case "$topology" in
+1node) ;;
+2node) list=$PINWB_TOP/tests/rdma/TESTS.2node suffix=-2node ;;
+*) die "repro.sh: TOPOLOGY must be 1node or 2node, not '$topology'" ;;
+esac
+out=$PINWB_TOP/results/repro$suffix
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/tests/rdma/TESTS" | awk '{print $1}')
+[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$list" | awk '{print $1}')
 
 # REPORT_ONLY=1 redraws the table and chart from the last run's results.
 if [ "${REPORT_ONLY:-0}" != 1 ]; then
 	rm -rf "$out"; mkdir -p "$out"
 	for k in stock patched; do
 		echo "== $k kernel =="
-		PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --results "$out/$k" "${tests[@]}" | tail -n +2
+		PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --topology "$topology" --results "$out/$k" "${tests[@]}" | tail -n +2
 	done
 fi
 
@@ -35,10 +43,10 @@ seen() { local s; s=$(sed -n 's/^# seen: //p' "$out/$1/$2.full" 2>/dev/null | ta
 	[ -n "$s" ] || s=$(cut -d'|' -f4 "$out/$1/$2.result" 2>/dev/null); echo "${s:--}"; }
 metric() { sed -n 's/^# metric: \([0-9]*\) .*/\1/p' "$out/$1/$2.full" 2>/dev/null | tail -n 1; }
 
-table=$PINWB_TOP/results/repro.txt
+table=$PINWB_TOP/results/repro$suffix.txt
 data=$out/chart.dat
 {
-	echo "pinwb repro: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(sed -n 's/^kernel: //p' "$out"/stock/guest-info "$out"/stock/*/guest-info 2>/dev/null | head -n 1), patched $(sed -n 's/^kernel: //p' "$out"/patched/guest-info "$out"/patched/*/guest-info 2>/dev/null | head -n 1)"
+	echo "pinwb repro${suffix:+ ($topology)}: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(sed -n 's/^kernel: //p' "$out"/stock/guest-info "$out"/stock/*/guest-info 2>/dev/null | head -n 1), patched $(sed -n 's/^kernel: //p' "$out"/patched/guest-info "$out"/patched/*/guest-info 2>/dev/null | head -n 1)"
 	printf '%-12s %-10s %-10s %s\n' TEST STOCK PATCHED "WHAT WAS SEEN (last run)"
 	for t in "${tests[@]}"; do
 		printf '%-12s %-10s %-10s stock:   %s\n' "$t" "$(res stock "$t")" "$(res patched "$t")" "$(seen stock "$t")"
@@ -55,10 +63,10 @@ done
 echo
 cat "$table"
 if command -v gnuplot >/dev/null; then
-	gnuplot <<-GP 2>"$out/gnuplot.err" && echo "chart: results/repro.png" || echo "gnuplot failed: $(cat "$out/gnuplot.err")"
+	gnuplot <<-GP 2>"$out/gnuplot.err" && echo "chart: results/repro$suffix.png" || echo "gnuplot failed: $(cat "$out/gnuplot.err")"
 	set terminal pngcairo size 1000,520 font ",10"
 	set termoption noenhanced
-	set output "$PINWB_TOP/results/repro.png"
+	set output "$PINWB_TOP/results/repro$suffix.png"
 	set title "pinwb repro: what each test found wrong, Debian stock 6.1 vs patched (0 = nothing)"
 	set style data histograms
 	set style histogram clustered gap 1

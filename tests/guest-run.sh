@@ -23,9 +23,17 @@ printf '%s\n' "${tests[@]}" > "$res/order"
 
 { echo "kernel: $(uname -r)"; grep -E '^nr_foll_pin' /proc/vmstat; } > "$res/kernel.txt"
 
+# Two-node topology (scripts/vm/pair.sh, or two real hosts with PINWB_TOPOLOGY=2node and
+# PINWB_LOCAL_ADDR set): the device sits on the link to the writer, the tests listen on
+# PINWB_LOCAL_ADDR for it (tests/peer-run.sh runs there), perftest serves its client.
+if [ "${PINWB_TOPOLOGY:-}" = 2node ]; then
+	[ -n "${PINWB_LOCAL_ADDR:-}" ] || { echo "guest-run: PINWB_TOPOLOGY=2node needs PINWB_LOCAL_ADDR" >&2; exit 2; }
+	export PINWB_LISTEN=$PINWB_LOCAL_ADDR
+fi
+
 # The RDMA device (idempotent; a real host keeps its own if PINWB_RDMA_DEV is set).
 if [ -z "${PINWB_RDMA_DEV:-}" ]; then
-	if rxe=$("$top/scripts/setup_rxe.sh" 2>"$res/setup_rxe.err"); then
+	if rxe=$("$top/scripts/setup_rxe.sh" --netdev "${PINWB_NETDEV:-lo}" 2>"$res/setup_rxe.err"); then
 		echo "$rxe" > "$res/rxe.txt"
 		export PINWB_RDMA_DEV=${rxe%% *}
 	else

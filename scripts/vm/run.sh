@@ -9,6 +9,13 @@
 #   --results DIR            the results share (default results/run-<kernel>)
 #   --disk SIZE              size of each of the two fresh raw disks, vda and vdb (default 2G)
 #   --keep-disk              keep the disk images (in DIR/disks) after the guest is gone
+#   --net listen:PORT|connect:PORT   a virtio-net card on a QEMU socket netdev on 127.0.0.1:PORT
+#                            (the listening guest first), the private link of a two-node run
+#   --ip ADDR/PREFIX         the guest's address on that card (PINWB_NETDEV names it in the guest)
+#   --mac MAC                its MAC address
+#
+# Only one guest runs at a time (/tmp/pinwb-vm.lock); scripts/vm/pair.sh holds the lock for
+# both of its guests and sets PINWB_VM_LOCKED=1.
 #
 # The exit status is the command's, carried back through DIR/rc. A guest that panics, hangs
 # or dies without a verdict exits 125 with the end of its console log (DIR/console.log) shown.
@@ -16,6 +23,7 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 kernel=patched mem=${VM_MEM:-2G} smp=2 timeout=${VM_TIMEOUT:-900} results= disk=2G keep=0
+net= ip= mac=52:54:00:99:00:01
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;
@@ -25,6 +33,9 @@ while [ $# -gt 0 ]; do
 	--results) results=$2; shift 2 ;;
 	--disk) disk=$2; shift 2 ;;
 	--keep-disk) keep=1; shift ;;
+	--net) net=$2; shift 2 ;;
+	--ip) ip=$2; shift 2 ;;
+	--mac) mac=$2; shift 2 ;;
 	--) shift; break ;;
 	*) break ;;
 	esac
@@ -33,7 +44,7 @@ done
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (make deps-vm installs it)"
 
 append="console=ttyS0 loglevel=6 panic=-1 watchdog_thresh=165 rcupdate.rcu_cpu_stall_timeout=300"
-append+=" sysctl.kernel.hung_task_timeout_secs=420 tsc=unstable"
+append+=" sysctl.kernel.hung_task_timeout_secs=420 ${VM_CLOCK:-tsc=unstable} ${VM_APPEND:-}"
 case "$kernel" in
 patched)
 	kimg=$PINWB_BUILD/bzImage initrd=()
@@ -48,6 +59,15 @@ stock)
 	;;
 *) die "run.sh: --kernel must be patched or stock, not '$kernel'" ;;
 esac
+
+netargs=()
+case "$net" in
+'') ;;
+listen:*|connect:*)
+	netargs=(-netdev "socket,id=link,${net%%:*}=127.0.0.1:${net#*:}" -device "virtio-net-pci,netdev=link,mac=$mac") ;;
+*) die "run.sh: --net must be listen:PORT or connect:PORT, not '$net'" ;;
+esac
+[ -n "$ip" ] && append+=" pinwb.ip=$ip"
 
 results=${results:-$PINWB_TOP/results/run-$kernel}
 mkdir -p "$results"
@@ -67,12 +87,15 @@ qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -machine q35 -smp "$sm
 	-fsdev "local,id=results,path=$results,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=results,mount_tag=results
 	-drive "file=$disks/vda.img,format=raw,if=virtio,cache=none"
-	-drive "file=$disks/vdb.img,format=raw,if=virtio,cache=none")
+	-drive "file=$disks/vdb.img,format=raw,if=virtio,cache=none"
+	"${netargs[@]}")
 [ -n "${VM_KILL_ON:-}" ] && rm -f "$results/$VM_KILL_ON"
 
 # One guest at a time: each uses both cores. Wait for any other run to finish.
-exec 9>/tmp/pinwb-vm.lock
-flock -n 9 || { note "another guest is running; waiting for it"; flock 9; }
+if [ "${PINWB_VM_LOCKED:-0}" != 1 ]; then
+	exec 9>/tmp/pinwb-vm.lock
+	flock -n 9 || { note "another guest is running; waiting for it"; flock 9; }
+fi
 
 start=$(date +%s)
 timeout --signal=KILL "$timeout" "${qemu[@]}" </dev/null >"$results/qemu.out" 2>&1 &

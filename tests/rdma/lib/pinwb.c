@@ -119,6 +119,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	argc = pw_peer_options(argc, argv);
+	if (pw_peer_connecting()) {
+		printf("# %s: the remote writer of a two-node run\n", program_invocation_short_name);
+		return pw_peer_serve();
+	}
 	printf("KTAP version 1\n# %s: %s\n", program_invocation_short_name, pw_description);
 	return pw_test(argc, argv);
 }
@@ -259,6 +264,9 @@ static void connect_qp(struct pw_qp_pair *p, struct ibv_qp *qp, uint32_t dest_qp
 
 void pw_qp_pair_create(struct pw_dev *d, struct pw_qp_pair *p, unsigned int depth)
 {
+	if (pw_peer_listening())
+		pw_die("%s has no two-node mode (--listen): it writes through a loopback QP pair",
+		       program_invocation_short_name);
 	memset(p, 0, sizeof(*p));
 	p->dev = d;
 	p->depth = depth;
@@ -424,6 +432,8 @@ int pw_write_gen(struct pw_qp_pair *p, struct pw_src *s, struct ibv_mr *target, 
 	size_t slots = s->len / PW_BLOCK, i;
 	int err = 0;
 
+	if (p->remote)
+		return pw_peer_write_gen(p, target, first, n, gen);
 	for (i = 0; i < n; i++) {
 		size_t slot = i % slots;
 
@@ -445,8 +455,12 @@ void pw_rig_open(struct pw_rig *r, const char *path, size_t nblocks, unsigned in
 {
 	int ret;
 
-	pw_dev_open(&r->d);
-	pw_qp_pair_create(&r->d, &r->qp, depth);
+	if (pw_peer_listening()) {
+		pw_peer_accept(&r->d, &r->qp, depth);
+	} else {
+		pw_dev_open(&r->d);
+		pw_qp_pair_create(&r->d, &r->qp, depth);
+	}
 	pw_src_create(&r->d, &r->src, depth);
 	ret = pw_fmr_open(&r->d, &r->f, path, nblocks * PW_BLOCK, PROT_READ | PROT_WRITE,
 			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
@@ -458,6 +472,10 @@ void pw_rig_close(struct pw_rig *r)
 {
 	pw_fmr_close(&r->f);
 	pw_src_destroy(&r->src);
+	if (r->qp.peer) {
+		pw_peer_close(&r->d, &r->qp);
+		return;
+	}
 	pw_qp_pair_destroy(&r->qp);
 	pw_dev_close(&r->d);
 }
@@ -483,6 +501,10 @@ void pw_writer_start(struct pw_writer *w, struct pw_qp_pair *qp, struct pw_src *
 	w->mr = mr;
 	w->nblocks = nblocks;
 	w->gen = first_gen;
+	if (qp->remote) {
+		pw_peer_stream_start(w);
+		return;
+	}
 	if (pthread_create(&w->thread, NULL, writer_fn, w))
 		pw_die("pthread_create (RDMA writer)");
 }
@@ -490,6 +512,10 @@ void pw_writer_start(struct pw_writer *w, struct pw_qp_pair *qp, struct pw_src *
 void pw_writer_stop(struct pw_writer *w)
 {
 	atomic_store(&w->stop, 1);
+	if (w->qp->remote) {
+		pw_peer_stream_stop(w);
+		return;
+	}
 	pthread_join(w->thread, NULL);
 }
 

@@ -49,6 +49,7 @@ struct pw_dev {
 	int gid_index;
 	union ibv_gid gid;
 	enum ibv_mtu mtu;
+	bool cm;		/* ctx belongs to an rdma_cm id (two-node mode) */
 };
 
 /*
@@ -66,6 +67,10 @@ struct pw_qp_pair {
 	struct ibv_qp *target;
 	unsigned int depth;
 	unsigned int outstanding;
+	/* Two-node mode: writer is the rdma_cm QP to the other side, target is NULL. */
+	struct ibv_cq *rcq;		/* its receive CQ (messages) */
+	struct pw_peer *peer;
+	bool remote;			/* the other side does the writes (owner's side) */
 };
 
 void pw_qp_pair_create(struct pw_dev *d, struct pw_qp_pair *p, unsigned int depth);
@@ -152,6 +157,31 @@ struct pw_rig {
 };
 void pw_rig_open(struct pw_rig *r, const char *path, size_t nblocks, unsigned int depth);
 void pw_rig_close(struct pw_rig *r);
+
+/*
+ * ---- two-node mode (lib/peer.c) ----
+ * Every test program takes --listen ADDR[:PORT] (or $PINWB_LISTEN) and --connect ADDR[:PORT],
+ * plus --dev NAME to insist on a device (default port 18600). With --listen, pw_rig_open()
+ * waits for a remote writer to connect with rdma_cm, and pw_write_gen(), pw_writer_start() and
+ * pw_writer_stop() on the rig's QP ask it to do the writes; the test is otherwise unchanged.
+ * With --connect, the program is that remote writer: it connects (retrying for
+ * $PINWB_PEER_TIMEOUT seconds, default 120), serves one owner until it says goodbye, and
+ * exits 0 (1 if the connection broke, 2 if nobody listened). Only tests built on
+ * pw_rig_open() have a two-node mode; a loopback QP pair with --listen is refused.
+ */
+struct pw_peer;
+/* Take the two-node options out of argv; returns the new argc. */
+int pw_peer_options(int argc, char **argv);
+bool pw_peer_listening(void);
+bool pw_peer_connecting(void);
+double pw_peer_timeout(void);
+void pw_peer_accept(struct pw_dev *d, struct pw_qp_pair *p, unsigned int depth);
+void pw_peer_close(struct pw_dev *d, struct pw_qp_pair *p);
+int pw_peer_serve(void);
+int pw_peer_write_gen(struct pw_qp_pair *p, struct ibv_mr *target, size_t first, size_t n,
+		      uint32_t gen);
+void pw_peer_stream_start(struct pw_writer *w);
+void pw_peer_stream_stop(struct pw_writer *w);
 
 /* ---- the block pattern ---- */
 void pw_fill_block(void *blk, uint64_t block, uint32_t gen);
