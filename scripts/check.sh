@@ -59,13 +59,23 @@ if [ ${#guest_tests[@]} -gt 0 ]; then
 	vmrc=$?
 	if [ $vmrc = 125 ]; then cat "$results/vm.out" >&2; fi
 fi
-# The writer's guest obeys the kernel-log rule too: a splat there fails the tests it served.
-if [ "$topology" = 2node ] && [ -s "$results/peer/splats" ]; then
-	for t in "${guest_tests[@]}"; do
-		[ -f "$results/$t.result" ] || continue
-		IFS='|' read -r _ res secs reason < "$results/$t.result"
-		echo "$t|fail|$secs|writer guest's kernel log: $(head -n 1 "$results/peer/splats" | sed 's/^\[[^]]*\] //')${reason:+; $reason}" > "$results/$t.result"
-	done
+# The writer's guest obeys the kernel-log rule too: a splat there fails the tests it served,
+# and so does a writer that never got as far as checking its log.
+if [ "$topology" = 2node ] && [ ${#guest_tests[@]} -gt 0 ]; then
+	why=
+	if [ ! -f "$results/peer/splats" ]; then
+		why="the writer's guest stopped before checking its kernel log (see ${results#"$PINWB_TOP"/}/peer/console.log)"
+	elif [ -s "$results/peer/splats" ]; then
+		why="writer guest's kernel log: $(head -n 1 "$results/peer/splats" | sed 's/^\[[^]]*\] //')"
+	fi
+	if [ -n "$why" ]; then
+		for t in "${guest_tests[@]}"; do
+			[ -f "$results/$t.result" ] || continue
+			IFS='|' read -r _ res secs reason < "$results/$t.result"
+			echo "$t|fail|$secs|$why${reason:+; $reason}" > "$results/$t.result"
+		done
+	fi
+	echo "writer guest: exit $(cat "$results/peer/rc" 2>/dev/null || echo none); $(tail -n 1 "$results/peer/cmd.out" 2>/dev/null)" > "$results/peer/summary"
 fi
 for t in "${host_tests[@]}"; do
 	"$PINWB_TOP/tests/rdma/$t.host" "$kernel" "$results"
@@ -119,6 +129,7 @@ done
 	echo '</testsuite>'
 } > "$junit"
 echo "kernel: $(sed -n 's/^kernel: //p' "$results"/guest-info "$results"/*/guest-info 2>/dev/null | head -n 1) ($kernel${suffix:+, two guests}); VM ${total}s; results in ${results#"$PINWB_TOP"/}/"
+[ -f "$results/peer/summary" ] && cat "$results/peer/summary"
 [ $nxfail -gt 0 ] && echo "($nxfail of the skipped are XFAIL: known bugs, each naming the issue that fixes it)"
 [ $xpass -gt 0 ] && echo "($xpass XPASS counted as failed: a test on the expected-failure list passed)"
 echo "$pass passed, $fail failed, $skip skipped"

@@ -21,7 +21,7 @@ echo "$marker" > /dev/kmsg 2>/dev/null
 rxe=$("$top/scripts/setup_rxe.sh" --netdev "${PINWB_NETDEV:-lo}" 2>&1) || { echo "peer-run: $rxe"; exit 1; }
 read -r dev _ gid _ <<< "$rxe"
 echo "peer-run: $rxe; serving $owner"
-export PINWB_RDMA_DEV=$dev
+export PINWB_RDMA_DEV=$dev PINWB_PEER_STOP=$stop
 
 # The remote writer: one owner connection per run; a run that finds nobody listening within
 # 20 s (exit 2) is simply repeated.

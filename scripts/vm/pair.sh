@@ -33,26 +33,35 @@ exec 9>/tmp/pinwb-vm.lock
 flock -n 9 || { note "another guest is running; waiting for it"; flock 9; }
 export PINWB_VM_LOCKED=1
 
-# A free port for the link.
+# A free port for the link (the owner's QEMU must then be the one listening on it).
+port=
 for _ in $(seq 50); do
-	port=$((20000 + RANDOM % 20000))
-	ss -Hltn "sport = :$port" | grep -q . || break
+	p=$((20000 + RANDOM % 20000))
+	ss -Hltn "sport = :$p" | grep -q . || { port=$p; break; }
 done
+[ -n "$port" ] || die "pair.sh: no free TCP port on 127.0.0.1 found for the guests' link"
 
 vm() { "$PINWB_TOP/scripts/vm/run.sh" --kernel "$kernel" --smp 1 --timeout "$timeout" "$@"; }
-# kill_guest DIR: the QEMU of the guest whose disks are under DIR.
-kill_guest() { pkill -KILL -f "$1/disks/vda.img" 2>/dev/null; }
+# kill_guest DIR: the QEMU of the guest whose disks are under DIR (a fixed string, not a regex).
+kill_guest() {
+	local pid
+	for pid in $(pgrep -x qemu-system-x86 2>/dev/null; pgrep -x qemu-system-x86_64 2>/dev/null); do
+		tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$1/disks/vda.img" && kill -KILL "$pid"
+	done
+}
+# Interrupted (Ctrl-C, CI cancelled): take both guests down with us.
+trap 'kill_guest "$results/peer"; kill_guest "$results"; exit 130' INT TERM
 
 rm -f "$results/peer/stop"
 vm --results "$results" --net "listen:$port" --ip "$owner_ip/24" --mac 52:54:00:99:00:01 \
 	-- env PINWB_TOPOLOGY=2node PINWB_LOCAL_ADDR=$owner_ip PINWB_PEER_ADDR=$writer_ip "$@" &
 owner=$!
 for _ in $(seq 300); do
-	ss -Hltn "sport = :$port" | grep -q . && break
+	ss -Hltnp "sport = :$port" | grep -q qemu && break
 	kill -0 "$owner" 2>/dev/null || break
 	sleep 0.1
 done
-ss -Hltn "sport = :$port" | grep -q . || {
+ss -Hltnp "sport = :$port" | grep -q qemu || {
 	wait "$owner"; die "pair.sh: the owner's QEMU never listened on 127.0.0.1:$port (see $results/qemu.out)"; }
 # The writer keeps the TSC as its clock (tsc=reliable; the rig's default is tsc=unstable, so
 # HPET): perftest's client calibrates its cycle counter against gettimeofday(), and on one
@@ -69,6 +78,7 @@ while kill -0 "$owner" 2>/dev/null && kill -0 "$writer" 2>/dev/null; do sleep 1;
 if ! kill -0 "$writer" 2>/dev/null && kill -0 "$owner" 2>/dev/null; then
 	note "the writer's guest stopped before the owner's (status $(cat "$results/peer/rc" 2>/dev/null || echo none)); stopping the owner. Logs: $results/peer/{console.log,cmd.out,vm.out}"
 	sleep 5
+	echo "the writer's guest stopped first" > "$results/stopped-by-pair"
 	kill_guest "$results"
 fi
 wait "$owner"; rc=$?

@@ -72,7 +72,7 @@ esac
 results=${results:-$PINWB_TOP/results/run-$kernel}
 mkdir -p "$results"
 results=$(cd "$results" && pwd)
-rm -f "$results/rc" "$results/cmd.out" "$results/console.log" "$results/guest-info"
+rm -f "$results/rc" "$results/cmd.out" "$results/console.log" "$results/guest-info" "$results/stopped-by-pair"
 printf '%q ' "$@" > "$results/cmd"; echo >> "$results/cmd"
 pwd > "$results/cwd"
 disks=$results/disks
@@ -116,6 +116,10 @@ echo "$secs" > "$results/vm-seconds"
 [ "$keep" = 1 ] || rm -rf "$disks"
 
 show_console() { echo "---- last 40 lines of $results/console.log ----" >&2; tail -n 40 "$results/console.log" >&2; echo "----" >&2; }
+if [ -e "$results/stopped-by-pair" ]; then
+	echo "pinwb: the guest ($kernel kernel) was stopped by pair.sh: $(cat "$results/stopped-by-pair"); console log kept in $results/console.log" >&2
+	show_console; exit 125
+fi
 if [ "$qrc" = 137 ] && [ ! -e "$results/killed" ]; then
 	echo "pinwb: the guest ($kernel kernel) hung: killed after ${timeout}s; console log kept in $results/console.log" >&2
 	show_console; exit 125

@@ -42,7 +42,7 @@ struct pw_msg {
 	int32_t status;
 	uint32_t passes;
 	uint32_t errors;
-	uint32_t pad;
+	uint32_t seq;		/* a reply carries its request's */
 };
 
 struct pw_peer {
@@ -52,7 +52,8 @@ struct pw_peer {
 	struct ibv_comp_channel *cc;
 	struct pw_msg *rx, *tx;
 	struct ibv_mr *rx_mr, *tx_mr;
-	bool streaming;
+	uint32_t seq;		/* the owner's last request */
+	bool broken;		/* a request went unanswered: the connection is not trusted again */
 };
 
 static enum { PEER_NONE, PEER_LISTEN, PEER_CONNECT } peer_mode;
@@ -145,6 +146,7 @@ static int wait_event(struct pw_peer *pp, enum rdma_cm_event_type want, int ms,
 		      struct rdma_cm_id **new_id)
 {
 	struct pollfd pfd = { .fd = pp->ch->fd, .events = POLLIN };
+	struct rdma_cm_id *stray = NULL;
 	struct rdma_cm_event *ev;
 	int type;
 
@@ -155,10 +157,17 @@ static int wait_event(struct pw_peer *pp, enum rdma_cm_event_type want, int ms,
 	type = ev->event;
 	if (type == (int)want && new_id)
 		*new_id = ev->id;
+	else if (type == RDMA_CM_EVENT_CONNECT_REQUEST)
+		stray = ev->id;
 	if (type != (int)want && !quiet)
 		pw_info("rdma_cm: %s (status %d) while waiting for %s", rdma_event_str(ev->event),
 			ev->status, rdma_event_str(want));
 	rdma_ack_cm_event(ev);
+	if (stray) {
+		/* One writer at a time: a second one is refused, not left waiting. */
+		rdma_reject(stray, NULL, 0);
+		rdma_destroy_id(stray);
+	}
 	return type == (int)want ? 0 : type;
 }
 
@@ -196,6 +205,7 @@ static int send_msg(struct pw_qp_pair *p, const struct pw_msg *m)
 	pp->tx->status = (int32_t)htole32((uint32_t)m->status);
 	pp->tx->passes = htole32(m->passes);
 	pp->tx->errors = htole32(m->errors);
+	pp->tx->seq = htole32(m->seq);
 	ret = ibv_post_send(p->writer, &wr, &bad);
 	if (ret) {
 		pw_info("ibv_post_send (message): %s", strerror(ret));
@@ -261,26 +271,39 @@ static int recv_msg(struct pw_qp_pair *p, struct pw_msg *m, int ms)
 	m->status = (int32_t)le32toh((uint32_t)pp->rx->status);
 	m->passes = le32toh(pp->rx->passes);
 	m->errors = le32toh(pp->rx->errors);
+	m->seq = le32toh(pp->rx->seq);
 	return post_recv(p) ? -1 : 0;
 }
 
-/* The owner's side of one exchange: send m, wait for the reply (in m). */
+/*
+ * The owner's side of one exchange: send m, wait for its reply (in m). A request that goes
+ * unanswered marks the connection broken, and every later call fails at once: a late reply
+ * must never pass for the answer to a newer request.
+ */
 static int call(struct pw_qp_pair *p, struct pw_msg *m)
 {
+	struct pw_peer *pp = p->peer;
 	int ret;
 
-	if (send_msg(p, m))
+	if (pp->broken)
 		return -1;
+	m->seq = ++pp->seq;
+	if (send_msg(p, m))
+		goto broken;
 	ret = recv_msg(p, m, (int)(pw_peer_timeout() * 1000));
 	if (ret == 1)
 		pw_info("the remote writer did not answer in %.0f s", pw_peer_timeout());
 	if (ret)
-		return -1;
-	if (m->op != PW_MSG_REPLY) {
-		pw_info("unexpected message %u from the remote writer", m->op);
-		return -1;
+		goto broken;
+	if (m->op != PW_MSG_REPLY || m->seq != pp->seq) {
+		pw_info("unexpected message %u (seq %u, want %u) from the remote writer", m->op,
+			m->seq, pp->seq);
+		goto broken;
 	}
 	return 0;
+broken:
+	pp->broken = true;
+	return -1;
 }
 
 /* ---- connection ---- */
@@ -370,7 +393,7 @@ static void teardown(struct pw_dev *d, struct pw_qp_pair *p)
 void pw_peer_accept(struct pw_dev *d, struct pw_qp_pair *p, unsigned int depth)
 {
 	struct rdma_conn_param cp = { .responder_resources = 1, .initiator_depth = 1,
-				      .rnr_retry_count = 7 };
+				      .rnr_retry_count = 6 };
 	struct pw_peer *pp = calloc(1, sizeof(*pp));
 	struct sockaddr_storage ss;
 	int ms = (int)(pw_peer_timeout() * 1000), ret;
@@ -411,7 +434,7 @@ void pw_peer_accept(struct pw_dev *d, struct pw_qp_pair *p, unsigned int depth)
 static int try_connect(struct pw_dev *d, struct pw_qp_pair *p, const struct sockaddr_storage *ss)
 {
 	struct rdma_conn_param cp = { .responder_resources = 1, .initiator_depth = 1,
-				      .retry_count = 7, .rnr_retry_count = 7 };
+				      .retry_count = 7, .rnr_retry_count = 6 };
 	struct pw_peer *pp = calloc(1, sizeof(*pp));
 
 	if (!pp)
@@ -498,6 +521,33 @@ static int serve_write(struct pw_qp_pair *p, struct pw_src *s, const struct pw_m
 	return pw_write_gen(p, s, &target, m->first, m->n, m->gen);
 }
 
+/*
+ * An owner that hangs or dies without disconnecting leaves an idle RC connection that never
+ * errors: the writer gives up after $PINWB_PEER_IDLE seconds without a request (default 600),
+ * or at once when the file named by $PINWB_PEER_STOP appears (tests/peer-run.sh's stop file).
+ */
+static double idle_limit(void)
+{
+	const char *e = getenv("PINWB_PEER_IDLE");
+
+	return e ? atof(e) : 600;
+}
+
+static bool owner_gone(const double *idle_end)
+{
+	const char *stop = getenv("PINWB_PEER_STOP");
+
+	if (stop && *stop && !access(stop, F_OK)) {
+		printf("# remote writer: told to stop (%s) while connected\n", stop);
+		return true;
+	}
+	if (pw_now() > *idle_end) {
+		printf("# remote writer: no request for %.0f s\n", idle_limit());
+		return true;
+	}
+	return false;
+}
+
 int pw_peer_serve(void)
 {
 	struct sockaddr_storage ss;
@@ -505,7 +555,7 @@ int pw_peer_serve(void)
 	struct pw_qp_pair p;
 	struct pw_src s;
 	struct pw_msg m, r;
-	double end = pw_now() + pw_peer_timeout();
+	double end = pw_now() + pw_peer_timeout(), idle_end = pw_now() + idle_limit();
 	unsigned int writes = 0, passes = 0;
 	int ret;
 
@@ -525,15 +575,19 @@ int pw_peer_serve(void)
 	pw_src_create(&d, &s, 64);
 
 	for (;;) {
-		ret = recv_msg(&p, &m, -1);
+		ret = recv_msg(&p, &m, 1000);
+		if (ret == 1 && !owner_gone(&idle_end))
+			continue;
 		if (ret) {
 			printf("# remote writer: the connection to %s ended without a goodbye\n", peer_addr);
 			pw_src_destroy(&s);
 			teardown(&d, &p);
 			return 1;
 		}
+		idle_end = pw_now() + idle_limit();
 		memset(&r, 0, sizeof(r));
 		r.op = PW_MSG_REPLY;
+		r.seq = m.seq;
 		switch (m.op) {
 		case PW_MSG_WRITE:
 			r.status = serve_write(&p, &s, &m);
@@ -542,6 +596,7 @@ int pw_peer_serve(void)
 		case PW_MSG_STREAM: {
 			struct pw_msg pass = m, stop;
 			uint32_t n = 0, errors = 0;
+			double never = pw_now() + 1e9;	/* streaming is not idleness */
 
 			if (send_msg(&p, &r))
 				goto broken;
@@ -550,6 +605,8 @@ int pw_peer_serve(void)
 					errors++;
 				n++;
 				pass.gen++;
+				if (owner_gone(&never))
+					goto broken;
 				ret = recv_msg(&p, &stop, 0);
 				if (ret < 0)
 					goto broken;
@@ -560,6 +617,7 @@ int pw_peer_serve(void)
 				printf("# remote writer: message %u while streaming; stopping\n", stop.op);
 			r.passes = n;
 			r.errors = errors;
+			r.seq = stop.seq;
 			passes += n;
 			break;
 		}
