@@ -15,6 +15,7 @@ owner=${1:?usage: tests/peer-run.sh OWNER_ADDR}
 res=${PINWB_RESULTS:-$top/results/peer}
 mkdir -p "$res"
 stop=$res/stop
+: > "$res/writer.log"; : > "$res/perftest-client.log"
 
 marker="pinwb-peer: start $(date +%s%N)"
 echo "$marker" > /dev/kmsg 2>/dev/null
@@ -43,8 +44,16 @@ writer_loop() {
 perftest_loop() {
 	command -v ib_write_bw >/dev/null || { echo "peer-run: no ib_write_bw; perftest has no client"; return 0; }
 	while [ ! -e "$stop" ]; do
+		# In the background: a connect to an owner that died can hang in TCP retries for
+		# minutes, and the stop file must end it at once.
 		timeout 300 ib_write_bw -d "$dev" -x "$gid" -s 65536 -D "${PERFTEST_SECONDS:-15}" -p 18515 \
-			"$owner" > "$res/perftest.cur" 2>&1
+			"$owner" > "$res/perftest.cur" 2>&1 &
+		c=$!
+		while kill -0 $c 2>/dev/null; do
+			[ -e "$stop" ] && { kill $c 2>/dev/null; break; }
+			sleep 0.5
+		done
+		wait $c
 		rc=$?
 		if grep -q '#bytes' "$res/perftest.cur"; then
 			{ echo "---- $(date +%T) exit $rc"; cat "$res/perftest.cur"; } >> "$res/perftest-client.log"
