@@ -48,7 +48,8 @@ if [ -z "${PINWB_RDMA_DEV:-}" ]; then
 	fi
 fi
 
-bad_re='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|inconsistent lock state|general protection fault|Kernel panic|Page cache invalidation failure'
+. "$top/tests/rules.sh"
+bad_re="$PINWB_SPLAT_RE|Page cache invalidation failure"
 
 prepare_scratch() {
 	umount "$PINWB_SCRATCH" 2>/dev/null
@@ -70,22 +71,16 @@ run_once() {
 	fi
 	[ "$repeat" -gt 1 ] && echo "# ---- run $run of $repeat ----" >> "$full"
 	pins_acq0=$(awk '$1=="nr_foll_pin_acquired"{print $2}' /proc/vmstat)
-	marker="pinwb-test: $t start $(date +%s%N)"
-	echo "$marker" > /dev/kmsg
+	marker=$(kmsg_mark "pinwb-test: $t start")
 	start=$(date +%s.%N)
 	timeout -k 10 "$timeout_s" "${cmd[@]}" >> "$full" 2>&1
 	rc=$?
 	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}')
 	sync
 	umount "$PINWB_SCRATCH" 2>>"$full" || echo "# note: umount $PINWB_SCRATCH failed" >> "$full"
-	dmesg | awk -v m="$marker" 'found; index($0, m) { found = 1; print }' > "$res/$t.dmesg.run"
+	kmsg_since "$marker" > "$res/$t.dmesg.run"
 	cat "$res/$t.dmesg.run" >> "$res/$t.dmesg"
-	# rxe releases MRs from deferred work: give the pins a few seconds to come back.
-	for _ in $(seq 50); do
-		awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{exit a!=r}' /proc/vmstat && break
-		sleep 0.1
-	done
-	read -r acq rel < <(awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{print a, r}' /proc/vmstat)
+	read -r acq rel < <(pins_settle)
 	allow=$top/tests/rdma/$t.dmesg-allow
 	if [ -f "$allow" ]; then
 		splat=$(grep -E "$bad_re" "$res/$t.dmesg.run" | grep -v -E -f <(grep -v '^#' "$allow") | head -n 3)

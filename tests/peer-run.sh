@@ -17,8 +17,8 @@ mkdir -p "$res"
 stop=$res/stop
 : > "$res/writer.log"; : > "$res/perftest-client.log"
 
-marker="pinwb-peer: start $(date +%s%N)"
-echo "$marker" > /dev/kmsg 2>/dev/null
+. "$top/tests/rules.sh"
+marker=$(kmsg_mark "pinwb-peer: start")
 rxe=$("$top/scripts/setup_rxe.sh" --netdev "${PINWB_NETDEV:-lo}" 2>&1) || { echo "peer-run: $rxe"; exit 1; }
 read -r dev _ gid _ <<< "$rxe"
 echo "peer-run: $rxe; serving $owner"
@@ -67,7 +67,6 @@ writer_loop & w=$!
 perftest_loop & p=$!
 wait $w; wrc=$?
 wait $p
-bad_re='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|inconsistent lock state|general protection fault|Kernel panic'
-dmesg | awk -v m="$marker" 'found; index($0, m) { found = 1 }' | grep -E "$bad_re" > "$res/splats"
+kmsg_since "$marker" | grep -E "$PINWB_SPLAT_RE" > "$res/splats"
 echo "peer-run: stopped; writer connections: $(grep -c '^---- [0-9]' "$res/writer.log" 2>/dev/null || echo 0), perftest runs: $(grep -c '^---- [0-9]' "$res/perftest-client.log" 2>/dev/null || echo 0)"
 exit $wrc

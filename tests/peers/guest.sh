@@ -10,15 +10,14 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=${1:?usage: guest.sh SUITE_DIR}
 res=${PINWB_RESULTS:?}
-bad_re='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|inconsistent lock state|general protection fault|Kernel panic'
+. "$top/tests/rules.sh"
 
 rxe=$("$top/scripts/setup_rxe.sh" 2>&1) || { echo "peers: no RDMA device: $rxe"; exit 3; }
 read -r dev netdev gid _ <<< "$rxe"
 echo "$rxe" > "$res/rxe.txt"
 python3 -c 'import pyverbs' 2>/dev/null || { echo "peers: python3-pyverbs is missing in the guest's root"; exit 3; }
 
-marker="pinwb-peers: start $(date +%s%N)"
-echo "$marker" > /dev/kmsg
+marker=$(kmsg_mark "pinwb-peers: start")
 start=$(date +%s)
 # --gid pins the IPv4-mapped RoCE v2 GID setup_rxe chose; the suite's rdmacm tests take the
 # netdev's first address (127.0.0.1 on lo).
@@ -26,12 +25,9 @@ timeout -k 10 "${PEERS_TIMEOUT:-3000}" python3 "$top/tests/peers/run.py" "$suite
 	--dev "$dev" --gid "$gid" -v > "$res/peers.log" 2>&1
 rc=$?
 echo "$(( $(date +%s) - start ))" > "$res/peers.seconds"
-dmesg | awk -v m="$marker" 'found; index($0, m) { found = 1; print }' > "$res/peers.dmesg"
-grep -E "$bad_re" "$res/peers.dmesg" > "$res/peers.splats"
-for _ in $(seq 50); do
-	awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{exit a!=r}' /proc/vmstat && break
-	sleep 0.1
-done
-grep -E '^nr_foll_pin' /proc/vmstat | tr '\n' ' ' > "$res/peers.pins"
+kmsg_since "$marker" > "$res/peers.dmesg"
+grep -E "$PINWB_SPLAT_RE" "$res/peers.dmesg" > "$res/peers.splats"
+read -r acq rel < <(pins_settle)
+echo "nr_foll_pin_acquired $acq nr_foll_pin_released $rel" > "$res/peers.pins"
 tail -n 5 "$res/peers.log"
 exit $rc

@@ -1,0 +1,24 @@
+# The rules every run in a guest obeys, shared by tests/guest-run.sh, tests/peer-run.sh and
+# tests/peers/guest.sh (sourced, not run).
+# shellcheck shell=bash
+
+# A kernel log line that fails the run. "Page cache invalidation failure" is added by
+# guest-run.sh, which lets a test allow it (tests/rdma/NAME.dmesg-allow).
+PINWB_SPLAT_RE='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|inconsistent lock state|general protection fault|Kernel panic'
+
+# kmsg_mark TEXT: write a marker to the kernel log and print it, for kmsg_since.
+kmsg_mark() { local m="$1 $(date +%s%N)"; echo "$m" > /dev/kmsg 2>/dev/null; echo "$m"; }
+
+# kmsg_since MARKER: the kernel log from the marker on.
+kmsg_since() { dmesg | awk -v m="$1" 'found; index($0, m) { found = 1; print }'; }
+
+# pins_settle: wait up to 5 s for nr_foll_pin_acquired == nr_foll_pin_released (rxe drops MR
+# references from deferred work), then print "ACQUIRED RELEASED".
+pins_settle() {
+	local _
+	for _ in $(seq 50); do
+		awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{exit a!=r}' /proc/vmstat && break
+		sleep 0.1
+	done
+	awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{print a, r}' /proc/vmstat
+}
