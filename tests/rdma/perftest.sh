@@ -28,6 +28,8 @@ secs=${PERFTEST_SECONDS:-15} size=65536 port=$((18515 + RANDOM % 1000))
 file=${PINWB_SCRATCH:-/mnt/scratch}/perftest.dat
 work=$(mktemp -d)
 remote=0; [ "${PINWB_TOPOLOGY:-}" = 2node ] && remote=1
+# The output that carries the report: the client's, or with a remote client the server's.
+report=$work/client; [ $remote = 1 ] && report=$work/server
 [ $remote = 1 ] && echo "1..2" || echo "1..3"
 
 # The buffer file must exist and be large enough before ib_write_bw maps it.
@@ -35,7 +37,7 @@ dd if=/dev/zero of="$file" bs=1M count=64 status=none && sync
 
 # One run of server, stressor and client. perftest refuses to report when its CPU clock
 # calibration is too noisy ("Correlation coefficient r^2 < 0.9 / Can't produce a report"),
-# which happens under TCG on a loaded host: that run is repeated once, and both are logged.
+# which happens under TCG on a loaded host: such a run is repeated (below), and all are logged.
 run_once() {
 	ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" --mmap="$file" > "$work/server" 2>&1 &
 	srv=$!
@@ -57,7 +59,6 @@ run_once() {
 		[ $wait_s -gt 5 ] || wait_s=5
 		timeout $wait_s tail --pid="$srv" -f /dev/null; kill "$srv" 2>/dev/null; wait "$srv"; src=$?
 		kill "$stress" 2>/dev/null; wait "$stress" 2>/dev/null
-		cp "$work/server" "$work/client"
 		return
 	fi
 	timeout $((secs + 60)) ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" 127.0.0.1 > "$work/client" 2>&1
@@ -84,7 +85,7 @@ for attempt in $(seq $attempts); do
 	fi
 	[ $attempt = $attempts ] && break
 	echo "# attempt $attempt: $why; running again"
-	sed "s/^/# attempt $attempt: /" "$work/client"
+	sed "s/^/# attempt $attempt: /" "$report"
 done
 
 sed 's/^/# server: /' "$work/server"
@@ -99,8 +100,8 @@ else
 	[ $src = 0 ] && echo "ok 2 server finished" || echo "not ok 2 server finished (exit $src)"
 fi
 # The result row: "#bytes #iterations BW peak BW average MsgRate"; the header says the unit.
-unit=$(grep -o 'BW average\[[^]]*\]' "$work/client" | head -n 1 | sed 's/BW average\[\(.*\)\]/\1/')
-bw=$(awk -v s="$size" '$1 == s && NF >= 5 { print $4 }' "$work/client" | tail -n 1)
+unit=$(grep -o 'BW average\[[^]]*\]' "$report" | head -n 1 | sed 's/BW average\[\(.*\)\]/\1/')
+bw=$(awk -v s="$size" '$1 == s && NF >= 5 { print $4 }' "$report" | tail -n 1)
 if [ -n "$bw" ]; then
 	echo "ok $((n + 1)) bandwidth reported: $bw ${unit:-?}"
 	echo "# seen: ib_write_bw ${secs}s of ${size}-byte writes$([ $remote = 1 ] && echo " from the other guest") into an ext4 mmap under sync/fsync/drop_caches: $bw ${unit:-?}"

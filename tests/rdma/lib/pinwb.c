@@ -455,13 +455,15 @@ void pw_rig_open(struct pw_rig *r, const char *path, size_t nblocks, unsigned in
 {
 	int ret;
 
+	memset(&r->src, 0, sizeof(r->src));
 	if (pw_peer_listening()) {
+		/* The remote writer has its own source buffer. */
 		pw_peer_accept(&r->d, &r->qp, depth);
 	} else {
 		pw_dev_open(&r->d);
 		pw_qp_pair_create(&r->d, &r->qp, depth);
+		pw_src_create(&r->d, &r->src, depth);
 	}
-	pw_src_create(&r->d, &r->src, depth);
 	ret = pw_fmr_open(&r->d, &r->f, path, nblocks * PW_BLOCK, PROT_READ | PROT_WRITE,
 			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	if (ret)
