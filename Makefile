@@ -1,7 +1,7 @@
 # pinwb: long-term DMA pins of page-cache pages made safe, and the rig that proves it.
 #
 #   make repro    the main job: reproduction tests on Debian's stock kernel and on ours, side by side
-#   make check    build everything, boot the patched kernel, run the whole suite
+#   make check    host-side tests, then build everything, boot the patched kernel, run the whole suite
 #                 (KCONFIG=debug: the same on a KASAN/lockdep kernel built in build/debug;
 #                  TOPOLOGY=2node, for check and repro: the RDMA writer in a second guest)
 #   make kernel   unpack linux-source-6.1, apply patches/series, build build/bzImage
@@ -26,7 +26,7 @@ export PINWB_TEST_TIMEOUT ?= 1200
 export VM_MEM ?= 3G
 endif
 
-.PHONY: all deps deps-kernel deps-vm deps-tests kernel stock tests check repro bench peers run \
+.PHONY: all deps deps-kernel deps-vm deps-tests kernel stock tests check check-host repro bench peers run \
 	export-patches series-check checkpatch clean distclean
 
 all: kernel stock tests
@@ -50,8 +50,14 @@ stock: deps-kernel
 tests: deps-tests
 	@$(MAKE) -s -C tests/rdma
 
-check: kernel tests deps-vm
-	@scripts/check.sh --kernel patched --xfail tests/xfail.list $(TESTS)
+# The host-side tests come first (seconds, no guest); make check's table counts them with the
+# guest's (once: the two-node run leaves them to the one-guest run).
+check-host:
+	@scripts/check-host.sh
+
+check: check-host kernel tests deps-vm
+	@scripts/check.sh --kernel patched --xfail tests/xfail.list \
+		$(if $(filter 2node,$(TOPOLOGY)),,--host results/host) $(TESTS)
 
 repro: kernel stock tests deps-vm
 	@scripts/deps.sh repro

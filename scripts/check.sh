@@ -4,7 +4,8 @@
 # "N passed, N failed, N skipped".
 #
 # usage: scripts/check.sh [--kernel patched|stock] [--topology 1node|2node] [--xfail FILE]
-#                         [--results DIR] [TEST...]
+#                         [--results DIR] [--host DIR] [TEST...]
+# --host DIR: fold in the host-side tests' results (scripts/check-host.sh) ahead of the guest's.
 # With --xfail, a failing test listed there is XFAIL and a passing one XPASS (a failure).
 # --topology 2node runs the tests of tests/rdma/TESTS.2node with the RDMA writer in a second
 # guest (scripts/vm/pair.sh); results then go to results/<kernel>-2node by default.
@@ -12,13 +13,14 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernel=patched xfail= results= topology=${TOPOLOGY:-1node}
+kernel=patched xfail= results= hostdir= topology=${TOPOLOGY:-1node}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;
 	--topology) topology=$2; shift 2 ;;
 	--xfail) xfail=$2; shift 2 ;;
 	--results) results=$2; shift 2 ;;
+	--host) hostdir=$2; shift 2 ;;
 	*) break ;;
 	esac
 done
@@ -81,6 +83,19 @@ for t in "${host_tests[@]}"; do
 	"$PINWB_TOP/tests/rdma/$t.host" "$kernel" "$results"
 done
 total=$(( $(date +%s) - start ))
+
+# The host-side tests ran before the guest (make check-host); their results join the table.
+if [ -n "$hostdir" ]; then
+	htests=()
+	for r in "$hostdir"/*.result; do
+		[ -f "$r" ] || continue
+		h=$(basename "$r" .result)
+		cp "$r" "$hostdir/$h.full" "$results/" 2>/dev/null
+		htests+=("$h")
+	done
+	[ ${#htests[@]} -gt 0 ] || { echo "host-tests|fail|0|no host-side test results in $hostdir (make check-host)" > "$results/host-tests.result"; htests=(host-tests); }
+	tests=("${htests[@]}" "${tests[@]}")
+fi
 
 declare -A xf=()
 if [ -n "$xfail" ]; then

@@ -19,3 +19,49 @@ series_stamp() {
 	  for p in $(series_patches); do cat "$PINWB_TOP/patches/$p" 2>/dev/null || echo "missing $p"; done
 	} | sha256sum | cut -d' ' -f1
 }
+
+# deb_pick_image VERSION ERE: of the `apt-cache madison` lines on stdin ("name | version | origin"),
+# the names that match ERE and have exactly VERSION, one per line, each once.
+deb_pick_image() {
+	awk -F'|' -v want="$1" -v re="$2" '
+		{ n = $1; v = $2; gsub(/^[ \t]+|[ \t]+$/, "", n); gsub(/^[ \t]+|[ \t]+$/, "", v) }
+		n ~ re && v == want && !seen[n]++ { print n }'
+}
+
+# deb_offered ERE: "name version" for every image matching ERE that the archive offers (madison
+# lines on stdin), newest ABI last.
+deb_offered() {
+	awk -F'|' -v re="$1" '
+		{ n = $1; v = $2; gsub(/^[ \t]+|[ \t]+$/, "", n); gsub(/^[ \t]+|[ \t]+$/, "", v) }
+		n ~ re && !seen[n " " v]++ { print n " " v }' | sort -V
+}
+
+# deb_kernel_image VERSION ERE: the name of Debian's binary kernel image package of exactly
+# VERSION among the packages whose names match ERE (patches/BASE's image=, for 6.1
+# ^linux-image-6\.1\.0-[0-9]+-amd64$: the signed image, neither -unsigned, -dbg, cloud nor rt).
+# Each Debian upload of the kernel gets a new ABI name, so the image is looked up by its own
+# version, never through the linux-image-amd64 metapackage (which only knows the newest).
+# Reads the local package lists only (apt-get update is the caller's choice). On failure it
+# says on stderr what the archive offers and returns 1: 2 when nothing matches ERE at all.
+deb_kernel_image() {
+	local ver=$1 re=$2 names madison picks n
+	mapfile -t names < <(apt-cache pkgnames linux-image- 2>/dev/null | grep -E -- "$re" | sort -V)
+	if [ ${#names[@]} -eq 0 ]; then
+		echo "the package lists name no kernel image matching $re (run apt-get update; is this Debian 12 with its main archive and security suite?)" >&2
+		return 2
+	fi
+	madison=$(apt-cache madison "${names[@]}" 2>/dev/null)
+	picks=$(printf '%s\n' "$madison" | deb_pick_image "$ver" "$re")
+	n=$(printf '%s' "$picks" | grep -c .)
+	if [ "$n" = 1 ]; then
+		echo "$picks"
+		return 0
+	fi
+	if [ "$n" = 0 ]; then
+		echo "Debian no longer offers a kernel image of version $ver. Images it offers:" >&2
+	else
+		echo "more than one image has version $ver ($(echo "$picks" | tr '\n' ' ')); refusing to guess. Offered:" >&2
+	fi
+	printf '%s\n' "$madison" | deb_offered "$re" | tail -n 8 | sed 's/^/    /' >&2
+	return 1
+}

@@ -10,13 +10,25 @@ ver=${ver:-$(base_get version)}
 dir=$PINWB_BUILD/stock
 [ -f "$dir/.done" ] && [ "$(cat "$dir/.done")" = "$ver" ] && exit 0
 
-# linux-image-amd64 of version $ver depends on exactly one linux-image-6.1.0-N-amd64.
-img=$(apt-cache show "linux-image-amd64=$ver" 2>/dev/null | sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n 1)
-if [ -z "$img" ]; then
-  apt-get update >/dev/null 2>&1 || true
-  img=$(apt-cache show "linux-image-amd64=$ver" 2>/dev/null | sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n 1)
+# The image of exactly that version, by its own name (scripts/lib.sh deb_kernel_image); the
+# package lists are refreshed once if they do not have it.
+re=$(base_get image)
+[ -n "$re" ] || die "patches/BASE has no image= line (the pattern of the stock image's package name)"
+if ! img=$(deb_kernel_image "$ver" "$re" 2>/dev/null); then
+  note "no image of $ver in the package lists; apt-get update"
+  apt-get update >/dev/null 2>&1 || note "apt-get update failed (network?); using the lists as they are"
+  if ! img=$(deb_kernel_image "$ver" "$re" 2>"$PINWB_BUILD/stock-lookup.err"); then
+    cat "$PINWB_BUILD/stock-lookup.err" >&2
+    if [ "$ver" = "$(base_get version)" ]; then
+      die "no stock kernel image of $ver, the version in patches/BASE. The stock kernel must be the
+  binary of the source the series is built on. Either move the base to a version Debian offers
+  (README, \"Moving the base\"), or run with BASE_OK=1 to build on the newest linux-source-6.1 and
+  compare with its image."
+    fi
+    die "no stock kernel image of $ver, the linux-source version installed (BASE_OK=1). Install a
+  linux-source version that has an image (above), or move the base (README, \"Moving the base\")."
+  fi
 fi
-[ -n "$img" ] || die "Debian offers no linux-image-amd64 $ver (apt-cache policy linux-image-amd64 lists what it offers); the stock kernel must match the source the series is built on"
 kver=${img#linux-image-}
 
 rm -rf "$dir"; mkdir -p "$dir/deb"

@@ -1,0 +1,62 @@
+#!/bin/bash
+# DESCRIPTION: the stock kernel is found by its exact version among Debian's image packages,
+# never through the linux-image-amd64 metapackage; a version Debian no longer offers gives an
+# error that names what is offered and what to do. No network: apt-cache and apt-get are
+# stand-ins answering from output recorded on 2026-11-30 (tests/host/apt/today).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+. "$top/scripts/lib.sh"
+
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+export PATH="$here/bin:$PATH" FAKE_LOG=$tmp/apt.log
+re='^linux-image-6\.1\.0-[0-9]+-amd64$'
+: > "$FAKE_LOG"
+
+lookup() { FAKE_APT=$1 deb_kernel_image "$2" "$re" 2>"$tmp/err"; }
+
+# 1. The newest upload: 6.1.192-3 is linux-image-6.1.0-57-amd64 (and not its -unsigned twin,
+#    which has the same version).
+got=$(lookup "$here/apt/today" 6.1.192-3); rc=$?
+t_ok "[ $rc = 0 ] && [ '$got' = linux-image-6.1.0-57-amd64 ]" "6.1.192-3 -> linux-image-6.1.0-57-amd64 (got '$got', rc $rc)"
+
+# 2. The case of issue 15: 6.1.192-2 is still offered as linux-image-6.1.0-56-amd64, while the
+#    metapackage already points at -57. A lookup through the metapackage finds nothing here.
+got=$(lookup "$here/apt/today" 6.1.192-2); rc=$?
+t_ok "[ $rc = 0 ] && [ '$got' = linux-image-6.1.0-56-amd64 ]" "6.1.192-2 (older than the metapackage) -> linux-image-6.1.0-56-amd64 (got '$got', rc $rc)"
+
+# 3. An old ABI from the main suite and the security suite both (two madison lines, one package).
+got=$(lookup "$here/apt/today" 6.1.176-1); rc=$?
+t_ok "[ $rc = 0 ] && [ '$got' = linux-image-6.1.0-50-amd64 ]" "6.1.176-1, offered by two suites -> linux-image-6.1.0-50-amd64 (got '$got', rc $rc)"
+
+# 4. Version gone: the recording without the 6.1.192-2 lines, as the archive looks once Debian
+#    drops that upload. The lookup fails and names what is offered, newest included.
+mkdir -p "$tmp/gone"
+cp "$here/apt/today/pkgnames" "$here"/apt/today/show.* "$tmp/gone/"
+grep -v '| *6\.1\.192-2 *|' "$here/apt/today/madison" > "$tmp/gone/madison"
+got=$(lookup "$tmp/gone" 6.1.192-2); rc=$?
+t_ok "[ $rc = 1 ] && [ -z '$got' ]" "6.1.192-2 gone: the lookup fails (rc $rc, got '$got')"
+t_ok "grep -q 'no longer offers a kernel image of version 6.1.192-2' '$tmp/err' && grep -q 'linux-image-6.1.0-57-amd64 6.1.192-3' '$tmp/err'" \
+	"6.1.192-2 gone: the error says so and names the newest image offered ($(head -c 300 "$tmp/err" | tr '\n' ' '))"
+
+# 5. Nothing matches the pattern (lists never updated, wrong pattern): a distinct status.
+FAKE_APT=$here/apt/today deb_kernel_image 6.1.192-3 '^linux-image-9\.9\.0-[0-9]+-amd64$' 2>"$tmp/err" >/dev/null; rc=$?
+t_ok "[ $rc = 2 ] && grep -q 'apt-get update' '$tmp/err'" "no package matches the pattern: status 2 and a hint to update the lists (rc $rc)"
+
+# 6. make stock's own path (scripts/stock/fetch.sh) when the base's version is gone: it refreshes
+#    the lists once, then stops with the offered versions and the two ways out.
+base_ver=$(base_get version)
+mkdir -p "$tmp/gone-base" "$tmp/build"
+cp "$here/apt/today/pkgnames" "$here"/apt/today/show.* "$tmp/gone-base/"
+grep -v "| *${base_ver//./\\.} *|" "$here/apt/today/madison" > "$tmp/gone-base/madison"
+FAKE_APT=$tmp/gone-base PINWB_BUILD=$tmp/build "$top/scripts/stock/fetch.sh" > "$tmp/fetch.out" 2>&1; rc=$?
+t_ok "[ $rc != 0 ] && grep -q 'BASE_OK=1' '$tmp/fetch.out' && grep -q 'Moving the base' '$tmp/fetch.out' && grep -q 'no longer offers a kernel image of version $base_ver' '$tmp/fetch.out'" \
+	"fetch.sh with the base ($base_ver) gone: fails (rc $rc), names what is offered, BASE_OK=1 and 'Moving the base'"
+t_ok "grep -qx 'apt-get update' '$FAKE_LOG' && ! grep -q 'apt-get download' '$FAKE_LOG' && [ ! -e '$tmp/build/stock/.done' ]" \
+	"fetch.sh with the base gone: one apt-get update, no download, nothing left half-made"
+
+# 7. Never through the metapackage: no call named linux-image-amd64.
+t_ok "! grep -q 'linux-image-amd64\\b' '$FAKE_LOG'" "no apt-cache/apt-get call names the metapackage ($(grep -c . "$FAKE_LOG") calls logged)"
+
+t_done
