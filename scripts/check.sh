@@ -12,6 +12,7 @@
 # Exit status: 0 if nothing failed and nothing passed unexpectedly.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$PINWB_TOP/tests/rules.sh"
 
 kernel=patched xfail= results= hostdir= topology=${TOPOLOGY:-1node}
 while [ $# -gt 0 ]; do
@@ -78,6 +79,26 @@ if [ "$topology" = 2node ] && [ ${#guest_tests[@]} -gt 0 ]; then
 		done
 	fi
 	echo "writer guest: exit $(cat "$results/peer/rc" 2>/dev/null || echo none); $(tail -n 1 "$results/peer/cmd.out" 2>/dev/null)" > "$results/peer/summary"
+fi
+# The end-of-run sweep: every guest's whole console log, boot to poweroff (settle periods, the
+# time between tests and the rxe teardown included), against the kernel-log rule. A splat inside
+# a test's window already failed that test; this catches the rest.
+if [ ${#guest_tests[@]} -gt 0 ]; then
+	logs=("$results/console.log")
+	[ "$topology" = 2node ] && logs+=("$results/peer/console.log")
+	hits= missing=
+	for l in "${logs[@]}"; do
+		if [ ! -s "$l" ]; then missing+=" ${l#"$PINWB_TOP"/}"; continue; fi
+		hits+=$(grep -a -E "$PINWB_SPLAT_RE" "$l" | head -n 3 | sed "s|^|${l#"$results"/}: |")
+	done
+	if [ -n "$missing" ]; then
+		echo "kernel-log|fail|0|no console log to sweep:$missing" > "$results/kernel-log.result"
+	elif [ -n "$hits" ]; then
+		echo "kernel-log|fail|0|$(echo "$hits" | head -n 1 | tr -d '\r|')" > "$results/kernel-log.result"
+	else
+		echo "kernel-log|pass|0|whole console log of ${#logs[@]} guest(s), boot to poweroff: no report" > "$results/kernel-log.result"
+	fi
+	tests+=(kernel-log)
 fi
 for t in "${host_tests[@]}"; do
 	"$PINWB_TOP/tests/rdma/$t.host" "$kernel" "$results"

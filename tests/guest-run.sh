@@ -83,7 +83,7 @@ run_once() {
 	read -r acq rel < <(pins_settle)
 	allow=$top/tests/rdma/$t.dmesg-allow
 	if [ -f "$allow" ]; then
-		splat=$(grep -E "$bad_re" "$res/$t.dmesg.run" | grep -v -E -f <(grep -v '^#' "$allow") | head -n 3)
+		splat=$(grep -E "$bad_re" "$res/$t.dmesg.run" | grep -v -E -f <(grep -v -e '^#' -e '^[[:space:]]*$' "$allow") | head -n 3)
 	else
 		splat=$(grep -E "$bad_re" "$res/$t.dmesg.run" | head -n 3)
 	fi

@@ -4,7 +4,11 @@
 
 # A kernel log line that fails the run. "Page cache invalidation failure" is added by
 # guest-run.sh, which lets a test allow it (tests/rdma/NAME.dmesg-allow).
-PINWB_SPLAT_RE='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|inconsistent lock state|general protection fault|Kernel panic'
+# Every report class of the kernel: BUG:/WARNING:/Oops (and KASAN, KFENCE, soft lockups,
+# bad page state, which print "BUG:"), BUG()/VM_BUG_ON ("kernel BUG at", "invalid opcode", the
+# "page dumped because" of VM_BUG_ON_PAGE/FOLIO), UBSAN, lockdep, list corruption, hung tasks and
+# RCU stalls. tests/host/splat_rule.sh holds a line of each.
+PINWB_SPLAT_RE='BUG:|WARNING:|Oops|KASAN|KFENCE|UBSAN|lockdep|possible circular locking|inconsistent lock state|general protection fault|Kernel panic|kernel BUG at|invalid opcode:|page dumped because|list_(add|del) corruption|blocked for more than [0-9]+ seconds|self-detected stall|detected stalls? on CPU|rcu_(sched|preempt) detected'
 
 # kmsg_mark TEXT: write a marker to the kernel log and print it, for kmsg_since.
 kmsg_mark() { local m="$1 $(date +%s%N)"; echo "$m" > /dev/kmsg 2>/dev/null; echo "$m"; }
