@@ -8,7 +8,7 @@ declare -A groups=(
   [kernel]="build-essential flex bison bc libelf-dev libssl-dev dwarves ccache kmod cpio rsync xz-utils git"
   [stock]="busybox-static kmod cpio xz-utils zstd"
   [vm]="qemu-system-x86 e2fsprogs"
-  [tests]="gcc make libibverbs-dev librdmacm-dev rdma-core ibverbs-providers ibverbs-utils iproute2 perftest e2fsprogs btrfs-progs cryptsetup-bin xfsprogs"
+  [tests]="gcc make libibverbs-dev librdmacm-dev rdma-core ibverbs-providers ibverbs-utils iproute2 perftest e2fsprogs btrfs-progs cryptsetup-bin dmsetup xfsprogs"
   [repro]="gnuplot-nox"
   [peers]="python3-pyverbs=44.0-2"
 )
