@@ -7,7 +7,10 @@ cp=$PINWB_BUILD/src/scripts/checkpatch.pl
 bad=0 n=0
 for p in $(series_patches); do
 	n=$((n + 1))
-	if out=$("$cp" --no-tree --terse --show-types "$PINWB_TOP/patches/$p" 2>&1); then
+	# UNKNOWN_COMMIT_ID: checkpatch looks commit ids up in the git repository it runs in, and
+	# build/src holds Debian's source without upstream history, so every upstream id would warn.
+	# The ids the series cites are given with their titles, checked against upstream by hand.
+	if out=$("$cp" --no-tree --terse --show-types --ignore UNKNOWN_COMMIT_ID "$PINWB_TOP/patches/$p" 2>&1); then
 		echo "ok   $p"
 	else
 		echo "FAIL $p"; echo "$out" | sed 's/^/     /'; bad=1

@@ -35,8 +35,8 @@ if [ ! -f "$src/.pinwb-base" ] || [ "$(cat "$src/.pinwb-base")" != "$pkg $have_v
   mv "$PINWB_BUILD"/unpack/linux-source-* "$src"
   rmdir "$PINWB_BUILD/unpack"
   git -C "$src" init -q -b pinwb
-  git -C "$src" config user.name "pinwb build"
-  git -C "$src" config user.email "pinwb@localhost"
+  git -C "$src" config user.name "pinwb developers"
+  git -C "$src" config user.email "pinwb-dev@example.org"
   git -C "$src" config core.abbrev 12
   git -C "$src" add -A -f .
   git -C "$src" commit -q -m "$pkg $have_ver (pristine)"

@@ -2,7 +2,8 @@
 # Boot a kernel under QEMU (TCG) with the host's root over 9p and run one command in it.
 #
 # usage: scripts/vm/run.sh [options] -- COMMAND...
-#   --kernel patched|stock   which kernel (default patched: build/bzImage)
+#   --kernel patched|stock|PATH   which kernel (default patched: build/bzImage; PATH: a bzImage built
+#                            with the rig's config elsewhere, a mutant or an older series)
 #   --mem SIZE               guest memory (default 2G)
 #   --smp N                  vCPUs (default 2)
 #   --timeout SECONDS        host-side limit; a hung guest is killed (default 900)
@@ -57,7 +58,13 @@ stock)
 	[ -f "$kimg" ] || die "build/stock is missing: run 'make stock' first"
 	append+=" pinwb.init=$PINWB_TOP/scripts/vm/guest-init pinwb.modules=$PINWB_BUILD/stock/root"
 	;;
-*) die "run.sh: --kernel must be patched or stock, not '$kernel'" ;;
+*/*)	# a bzImage built with the rig's config elsewhere (a mutant, an older series): booted like ours
+	kimg=$kernel initrd=()
+	[ -f "$kimg" ] || die "run.sh: no kernel image at $kimg"
+	append+=" root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
+	append+=" init=$PINWB_TOP/scripts/vm/guest-init"
+	;;
+*) die "run.sh: --kernel must be patched, stock or the path of a bzImage built with the rig's config, not '$kernel'" ;;
 esac
 
 netargs=()
