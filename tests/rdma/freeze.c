@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * freeze: a frozen filesystem writes nothing, pinned pages included (review finding 1.11).
- * With a writable MR registered and written, the filesystem is frozen (FIFREEZE); the device
- * writes generation 3; sync(2) and fsync() on the frozen filesystem must write no sector to its
- * device (a snapshot taken now must stay valid); after the thaw (FITHAW), fsync puts generation
- * 3 on disk. v2 of the series wrote every pinned page during the freeze. sync and fsync run in
- * a child that gets WAIT_S to return, so that a blocked sync fails the test instead of hanging it.
+ * With a writable MR registered and written, the filesystem is frozen (FIFREEZE) and the device
+ * writes generation 3. A child calls sync(2), which must return, then fsync(), which may wait for
+ * the thaw but must not write; 2 s later no sector may have been written to the frozen
+ * filesystem's device (a snapshot taken now must stay valid). After the thaw (FITHAW) the
+ * child's fsync() returns 0, and generation 3 is on disk with no further sync. v2 of the series
+ * wrote every pinned page during the freeze.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 
 #include "lib/pinwb.h"
 
-const char pw_description[] = "sync and fsync on a frozen ext4 write nothing, pinned pages included; after the thaw fsync persists the device's writes";
+const char pw_description[] = "sync and fsync on a frozen ext4 write nothing, pinned pages included; the fsync returns after the thaw with the device's writes on disk";
 
 #define NBLK 64
 #define WAIT_S 30
@@ -29,8 +30,9 @@ int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("freeze.dat");
 	long long s0, s1;
-	int mfd, st, ret;
-	bool done = false;
+	int mfd, st = 0, ret, p[2];
+	bool done = false, synced = false;
+	char c;
 	struct pw_tally t;
 	struct pw_rig r;
 	char dev[64], *buf;
@@ -40,7 +42,7 @@ int pw_test(int argc, char **argv)
 
 	(void)argc; (void)argv;
 	pw_rig_open(&r, path, NBLK, 32);
-	pw_plan(4);
+	pw_plan(5);
 	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 2) || fsync(r.f.fd))
 		pw_die("generation 2: RDMA write or fsync failed");
 	map = pw_block_map(path, NBLK, dev, sizeof(dev));
@@ -53,37 +55,48 @@ int pw_test(int argc, char **argv)
 	pw_ok(!ret, "generation 3 RDMA-written into the frozen file system's pages");
 
 	s0 = pw_dev_sectors_written(path);
+	if (pipe(p))
+		pw_die("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		pw_die("fork: %s", strerror(errno));
 	if (!pid) {
 		sync();
+		if (write(p[1], "s", 1) != 1)
+			_exit(2);
 		_exit(fsync(r.f.fd) ? 1 : 0);
 	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	t0 = pw_now();
-	while (pw_now() - t0 < WAIT_S) {
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			done = true;
-			break;
-		}
+	while (pw_now() - t0 < WAIT_S && !synced) {
+		synced = read(p[0], &c, 1) == 1;
 		usleep(50000);
 	}
+	pw_ok(synced, "sync(2) on the frozen file system returned (%s)", synced ? "yes" : "no, still blocked");
+	sleep(2);	/* and give the child's fsync() time to write, if it would */
 	s1 = pw_dev_sectors_written(path);
-	pw_ok(done, "sync + fsync on the frozen file system returned (%s)",
-	      done ? "yes" : "no, still blocked: thawing");
 	pw_ok(s1 - s0 == 0, "the frozen file system's device was written %lld sectors by sync + fsync (want 0)",
 	      s1 - s0);
 
 	if (ioctl(mfd, FITHAW, 0))
 		pw_die("FITHAW: %s", strerror(errno));
-	if (!done)
+	t0 = pw_now();
+	while (pw_now() - t0 < WAIT_S && !done) {
+		done = waitpid(pid, &st, WNOHANG) == pid;
+		usleep(50000);
+	}
+	if (!done) {
+		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
-	if (fsync(r.f.fd))
-		pw_info("fsync after the thaw: %s", strerror(errno));
+	}
+	pw_ok(done && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "after the thaw, the fsync() called during the freeze returned 0 (%s)",
+	      !done ? "not within the wait" : WIFEXITED(st) ? (WEXITSTATUS(st) ? "it failed" : "yes") : "killed");
 	buf = pw_read_disk(dev, map, NBLK);
 	pw_tally(buf, 0, NBLK, 3, &t);
 	free(buf);
-	pw_ok(t.n[PW_BLK_OK] == NBLK, "after the thaw, fsync puts generation 3 on disk (%s)",
+	pw_ok(t.n[PW_BLK_OK] == NBLK, "generation 3 on disk, written by that fsync() (%s)",
 	      pw_tally_str(&t));
 	pw_seen("during the freeze sync + fsync wrote %lld sectors; after the thaw %zu/%d blocks on disk",
 		s1 - s0, t.n[PW_BLK_OK], NBLK);
