@@ -12,6 +12,8 @@
 #   make export-patches   build/src commits since "pristine" -> patches/ (+ series)
 #   make series-check     build the kernel after every patch of the series
 #   make checkpatch       scripts/checkpatch.pl --no-tree on every patch
+#   make lint             shellcheck on every script, checkpatch, the tests' C with -Werror (also rows of make check)
+#   make check-meta       the runner's own tests: planted faults the rules must catch (also rows of make check)
 SHELL := /bin/bash
 TOP := $(CURDIR)
 KERNEL ?= patched
@@ -26,18 +28,20 @@ export PINWB_TEST_TIMEOUT ?= 1200
 export VM_MEM ?= 3G
 endif
 
-.PHONY: all deps deps-kernel deps-vm deps-tests kernel stock tests check check-host repro bench peers run \
+.PHONY: all deps deps-kernel deps-vm deps-tests deps-lint lint lint-rows kernel stock tests check check-host check-meta repro bench peers run \
 	export-patches series-check checkpatch clean distclean
 
 all: kernel stock tests
 
-deps: deps-kernel deps-vm deps-tests
+deps: deps-kernel deps-vm deps-tests deps-lint
 deps-kernel:
 	@scripts/deps.sh kernel
 deps-vm:
 	@scripts/deps.sh vm
 deps-tests:
 	@scripts/deps.sh tests
+deps-lint:
+	@scripts/deps.sh lint
 
 kernel: deps-kernel
 	@scripts/kernel/build.sh
@@ -55,9 +59,23 @@ tests: deps-tests
 check-host:
 	@scripts/check-host.sh
 
-check: check-host kernel tests deps-vm
+# The runner's own tests (tests/meta: planted faults the rules must catch) need the patched kernel
+# and two short guest boots; they run with the one-guest topology and no TESTS= selection.
+check-meta: kernel tests deps-vm
+	@scripts/check-meta.sh
+
+# make lint: shellcheck, checkpatch on the series, the tests' C with -Werror (rows in make check).
+lint: deps-lint deps-kernel tests
+	@scripts/lint.sh
+
+check: check-host kernel tests deps-vm $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY))),,check-meta lint-rows)
 	@scripts/check.sh --kernel patched --xfail tests/xfail.list \
-		$(if $(filter 2node,$(TOPOLOGY)),,--host results/host) $(TESTS)
+		$(if $(filter 2node,$(TOPOLOGY)),,--host results/host) \
+		$(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY))),,--host results/meta --host results/lint) $(TESTS)
+
+# make check counts the lint rows with the tests; a lint failure must not stop the suite.
+lint-rows: deps-lint deps-kernel tests
+	@scripts/lint.sh || true
 
 repro: kernel stock tests deps-vm
 	@scripts/deps.sh repro

@@ -48,7 +48,7 @@ for mib in $regs; do fresh_fs; "$bench" reg "$mib" | grep -v '^#\|^KTAP'; done
 echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
 for mib in $fsyncs; do fresh_fs; "$bench" fsync "$mib" | grep -v '^#\|^KTAP'; done
 echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
-fresh_fs; "$bench" idle $idle | grep -v '^#\|^KTAP'
+fresh_fs; "$bench" idle "$idle" | grep -v '^#\|^KTAP'
 # Dirty throttling: 256 MiB buffered writes with and without a 512 MiB writable file MR
 # registered (the figures of tests/rdma/bin/throttle, as MiB/s).
 if [ "$quick" != 1 ]; then

@@ -5,8 +5,11 @@
 #
 # usage: scripts/check.sh [--kernel patched|stock] [--topology 1node|2node] [--xfail FILE]
 #                         [--results DIR] [--host DIR] [TEST...]
-# --host DIR: fold in the host-side tests' results (scripts/check-host.sh) ahead of the guest's.
-# With --xfail, a failing test listed there is XFAIL and a passing one XPASS (a failure).
+# --host DIR (repeatable): fold in results made outside this guest (scripts/check-host.sh,
+# scripts/check-meta.sh) ahead of the guest's.
+# With --xfail, a failing test listed there is XFAIL if its failure matches the stated one, and a
+# passing one XPASS (a failure). Every SKIP, of a whole test or of a subtest ("ok N # SKIP ..."),
+# must be listed in tests/skip.list for this kernel with a matching message, or it fails the test.
 # --topology 2node runs the tests of tests/rdma/TESTS.2node with the RDMA writer in a second
 # guest (scripts/vm/pair.sh); results then go to results/<kernel>-2node by default.
 # Exit status: 0 if nothing failed and nothing passed unexpectedly.
@@ -14,14 +17,14 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$PINWB_TOP/tests/rules.sh"
 
-kernel=patched xfail= results= hostdir= topology=${TOPOLOGY:-1node}
+kernel=patched xfail='' results='' hostdirs=() topology=${TOPOLOGY:-1node}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;
 	--topology) topology=$2; shift 2 ;;
 	--xfail) xfail=$2; shift 2 ;;
 	--results) results=$2; shift 2 ;;
-	--host) hostdir=$2; shift 2 ;;
+	--host) hostdirs+=("$2"); shift 2 ;;
 	*) break ;;
 	esac
 done
@@ -54,11 +57,14 @@ vmrc=0
 if [ ${#guest_tests[@]} -gt 0 ]; then
 	# The guest does not inherit our environment: pass on the knobs the tests read.
 	genv=()
-	for v in PINWB_REPEAT PINWB_TEST_TIMEOUT STABLE_SECONDS PERFTEST_SECONDS; do
+	for v in PINWB_REPEAT PINWB_TEST_TIMEOUT STABLE_SECONDS PERFTEST_SECONDS PINWB_TESTDIR; do
 		[ -n "${!v:-}" ] && genv+=("$v=${!v}")
 	done
+	# PINWB_GUEST_EPILOGUE: a command run in the guest after the tests (scripts/check-meta.sh).
+	gcmd=("$PINWB_TOP/tests/guest-run.sh" "${guest_tests[@]}")
+	[ -n "${PINWB_GUEST_EPILOGUE:-}" ] && gcmd=(bash -c "\"\$@\"; $PINWB_GUEST_EPILOGUE" guest "${gcmd[@]}")
 	VM_TIMEOUT=$vm_timeout "$PINWB_TOP/scripts/vm/$vm" --kernel "$kernel" --results "$results" \
-		-- env "${genv[@]}" "$PINWB_TOP/tests/guest-run.sh" "${guest_tests[@]}" > "$results/vm.out" 2>&1
+		-- env "${genv[@]}" "${gcmd[@]}" > "$results/vm.out" 2>&1
 	vmrc=$?
 	if [ $vmrc = 125 ]; then cat "$results/vm.out" >&2; fi
 fi
@@ -86,15 +92,22 @@ fi
 if [ ${#guest_tests[@]} -gt 0 ]; then
 	logs=("$results/console.log")
 	[ "$topology" = 2node ] && logs+=("$results/peer/console.log")
-	hits= missing=
+	hits='' missing=''
 	for l in "${logs[@]}"; do
 		if [ ! -s "$l" ]; then missing+=" ${l#"$PINWB_TOP"/}"; continue; fi
-		hits+=$(grep -a -E "$PINWB_SPLAT_RE" "$l" | head -n 3 | sed "s|^|${l#"$results"/}: |")
+		# Kernel lines only (printk's timestamp): the runner's own output echoes reports too.
+		hits+=$(tr -d '\r' < "$l" | grep -a -E "^\[ *[0-9]+\.[0-9]+\] .*($PINWB_SPLAT_RE)")$'\n'
 	done
+	hits=$(grep -v '^$' <<< "$hits")
+	# Reports outside every test's window (boot, settle periods, between tests, teardown) are
+	# the sweep's own finding; those inside a window already failed their test.
+	outside=$(grep -v -x -F -f <(cat "$results"/*.dmesg 2>/dev/null | tr -d '\r' | grep -v '^$') <<< "$hits")
 	if [ -n "$missing" ]; then
 		echo "kernel-log|fail|0|no console log to sweep:$missing" > "$results/kernel-log.result"
+	elif [ -n "$outside" ]; then
+		echo "kernel-log|fail|0|$(grep -c . <<< "$outside") report line(s) outside any test's window, first: $(head -n 1 <<< "$outside" | tr -d '|')" > "$results/kernel-log.result"
 	elif [ -n "$hits" ]; then
-		echo "kernel-log|fail|0|$(echo "$hits" | head -n 1 | tr -d '\r|')" > "$results/kernel-log.result"
+		echo "kernel-log|fail|0|$(grep -c . <<< "$hits") report line(s), all inside the windows of tests that failed for them" > "$results/kernel-log.result"
 	else
 		echo "kernel-log|pass|0|whole console log of ${#logs[@]} guest(s), boot to poweroff: no report" > "$results/kernel-log.result"
 	fi
@@ -106,7 +119,7 @@ done
 total=$(( $(date +%s) - start ))
 
 # The host-side tests ran before the guest (make check-host); their results join the table.
-if [ -n "$hostdir" ]; then
+for hostdir in "${hostdirs[@]}"; do
 	htests=()
 	for r in "$hostdir"/*.result; do
 		[ -f "$r" ] || continue
@@ -114,17 +127,43 @@ if [ -n "$hostdir" ]; then
 		cp "$r" "$hostdir/$h.full" "$results/" 2>/dev/null
 		htests+=("$h")
 	done
-	[ ${#htests[@]} -gt 0 ] || { echo "host-tests|fail|0|no host-side test results in $hostdir (make check-host)" > "$results/host-tests.result"; htests=(host-tests); }
+	[ ${#htests[@]} -gt 0 ] || { h=host-${hostdir##*/}; echo "$h|fail|0|no results in ${hostdir#"$PINWB_TOP"/}" > "$results/$h.result"; htests=("$h"); }
 	tests=("${htests[@]}" "${tests[@]}")
-fi
+done
 
-declare -A xf=()
+# tests/xfail.list: TEST ISSUE "REGEX" WHY - the failure must match REGEX (the reason shown).
+declare -A xf=() xfre=()
 if [ -n "$xfail" ]; then
-	while read -r name issue rest; do
-		case "$name" in ''|'#'*) continue ;; esac
-		xf[$name]="issue $issue${rest:+: $rest}"
+	while IFS= read -r line; do
+		case "$line" in ''|'#'*) continue ;; esac
+		[[ $line =~ ^([^[:space:]]+)[[:space:]]+([^[:space:]]+)[[:space:]]+\"([^\"]*)\"[[:space:]]*(.*)$ ]] ||
+			die "$xfail: '$line' is not TEST ISSUE \"REGEX\" WHY"
+		xf[${BASH_REMATCH[1]}]="issue ${BASH_REMATCH[2]}${BASH_REMATCH[4]:+: ${BASH_REMATCH[4]}}"
+		xfre[${BASH_REMATCH[1]}]=${BASH_REMATCH[3]}
 	done < "$xfail"
 fi
+
+# tests/skip.list: TEST KERNEL ISSUE "REGEX" WHY - KERNEL is stock, patched (any kernel with the
+# series, mutants included) or any; every SKIP message of TEST on this kernel must match a REGEX.
+kclass=patched
+[ "$kernel" = stock ] && kclass=stock
+skiplist=${SKIP_LIST:-$PINWB_TOP/tests/skip.list}
+declare -A skre=()
+if [ -f "$skiplist" ]; then
+	while IFS= read -r line; do
+		case "$line" in ''|'#'*) continue ;; esac
+		[[ $line =~ ^([^[:space:]]+)[[:space:]]+([^[:space:]]+)[[:space:]]+([^[:space:]]+)[[:space:]]+\"([^\"]*)\"[[:space:]]*(.*)$ ]] ||
+			die "$skiplist: '$line' is not TEST KERNEL ISSUE \"REGEX\" WHY"
+		[ -n "${BASH_REMATCH[4]}" ] || die "$skiplist: '$line' has an empty REGEX (it would allow every skip)"
+		[ "${BASH_REMATCH[2]}" = any ] || [ "${BASH_REMATCH[2]}" = "$kclass" ] || continue
+		t=${BASH_REMATCH[1]}
+		skre[$t]+="${skre[$t]:+|}${BASH_REMATCH[4]}"
+	done < "$skiplist"
+fi
+# skips_of TEST: the SKIP messages in its output, one per line.
+skips_of() {
+	sed -n -e 's/^ok [0-9]* # SKIP //p' -e 's/^# SKIP //p' "$results/$1.full" 2>/dev/null | sort -u
+}
 
 pass=0 fail=0 skip=0 nxfail=0 xpass=0
 junit=$results/junit.xml
@@ -136,13 +175,36 @@ for t in "${tests[@]}"; do
 	else
 		res=fail secs=0 reason="no result: the guest stopped before this test (see $results/console.log)"
 	fi
+	# Skips: each must be expected on this kernel (tests/skip.list), or the test fails.
+	nsk=0 unexp=
+	while IFS= read -r m; do
+		[ -n "$m" ] || continue
+		nsk=$((nsk + 1))
+		if [ -z "${skre[$t]:-}" ] || ! grep -qE -- "${skre[$t]}" <<< "$m"; then
+			unexp=${unexp:-$m}
+		fi
+	done < <(skips_of "$t")
+	if [ "$res" = skip ] && [ $nsk = 0 ]; then
+		nsk=1; [ -n "${skre[$t]:-}" ] && grep -qE -- "${skre[$t]}" <<< "$reason" || unexp=${reason:-no reason given}
+	fi
+	if [ -n "$unexp" ] && [ "$res" != fail ]; then
+		res=fail reason="unexpected skip on $kclass (not in ${skiplist#"$PINWB_TOP"/}): $unexp"
+	elif [ $nsk -gt 0 ] && [ "$res" = pass ]; then
+		reason="${reason:+$reason; }$nsk expected skip(s) (${skiplist#"$PINWB_TOP"/})"
+	fi
 	shown=${res^^}
 	if [ -n "${xf[$t]+x}" ]; then
 		case $res in
-		fail) shown=XFAIL; reason="expected failure (${xf[$t]})${reason:+: $reason}" ;;
+		fail)
+			if grep -qE -- "${xfre[$t]}" <<< "$reason"; then
+				shown=XFAIL; reason="expected failure (${xf[$t]})${reason:+: $reason}"
+			else
+				reason="failed, but not as ${xfail#"$PINWB_TOP"/} expects (/${xfre[$t]}/): $reason"
+			fi ;;
 		pass) shown=XPASS; reason="passed but listed in ${xfail#"$PINWB_TOP"/} (${xf[$t]}): take it off the list" ;;
 		esac
 	fi
+	echo "$t|$shown|$secs|$reason" > "$results/$t.verdict"
 	case $shown in
 	PASS) pass=$((pass + 1)) ;;
 	SKIP|XFAIL) skip=$((skip + 1)); [ "$shown" = XFAIL ] && nxfail=$((nxfail + 1)) ;;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install (apt-get, Debian 12, as root) whatever of a named group of packages is missing.
-# usage: scripts/deps.sh GROUP...   groups: kernel stock vm tests repro peers
+# usage: scripts/deps.sh GROUP...   groups: kernel stock vm tests repro peers lint
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -10,13 +10,15 @@ declare -A groups=(
   [vm]="qemu-system-x86 e2fsprogs"
   [tests]="gcc make libibverbs-dev librdmacm-dev rdma-core ibverbs-providers ibverbs-utils iproute2 perftest e2fsprogs btrfs-progs cryptsetup-bin dmsetup xfsprogs"
   [repro]="gnuplot-nox"
+  [lint]="shellcheck"
   [peers]="python3-pyverbs=44.0-2"
 )
 
 want=()
 for g in "$@"; do
   [ -n "${groups[$g]+x}" ] || die "deps.sh: unknown group '$g'"
-  want+=(${groups[$g]})
+  read -r -a pk <<< "${groups[$g]}"
+  want+=("${pk[@]}")
 done
 if [[ " $* " == *" kernel "* ]]; then
   if [ "${BASE_OK:-0}" = 1 ]; then want+=("$(base_get package)"); else want+=("$(base_get package)=$(base_get version)"); fi

@@ -23,7 +23,7 @@ have=$(dpkg-query -W -f='${Version}' python3-pyverbs 2>/dev/null) ||
 rm -rf "$suite"; mkdir -p "$suite"
 cp -a "$doc/." "$suite/"
 gunzip -f "$suite"/*.gz
-echo "rdma-core tests from python3-pyverbs $have: $(ls "$suite"/test_*.py | wc -l) modules" > "$suite/.origin"
+echo "rdma-core tests from python3-pyverbs $have: $(find "$suite" -maxdepth 1 -name 'test_*.py' | wc -l) modules" > "$suite/.origin"
 
 mkdir -p "$out"
 for k in "${kernels[@]}"; do
@@ -51,7 +51,7 @@ bad=0
 		printf '%-8s %s\n' "$k:" "$(counts "$k")"
 		printf '%-8s kernel %s; splat lines: %s; %s\n' "" \
 			"$(sed -n 's/^kernel: //p' "$out/$k/guest-info" 2>/dev/null)" \
-			"$(cat "$out/$k/peers.splats" 2>/dev/null | wc -l)" "$(cat "$out/$k/peers.pins" 2>/dev/null)"
+			"$(wc -l < "$out/$k/peers.splats" 2>/dev/null || echo 0)" "$(cat "$out/$k/peers.pins" 2>/dev/null)"
 	done
 	if [ -s "$out/stock/peers.tsv" ] && [ -s "$out/patched/peers.tsv" ]; then
 		echo
@@ -80,9 +80,9 @@ cat "$report"
 for k in "${kernels[@]}"; do
 	[ -s "$out/$k/peers.tsv" ] || { echo "pinwb: peers: no results from the $k kernel" >&2; bad=1; }
 	[ -s "$out/$k/peers.splats" ] && { echo "pinwb: peers: the $k kernel logged: $(head -n 1 "$out/$k/peers.splats")" >&2; bad=1; }
-	acq= rel=
+	acq='' rel=''
 	[ -f "$out/$k/peers.pins" ] && read -r _ acq _ rel < "$out/$k/peers.pins"
-	[ -n "$acq" ] && [ "$acq" = "$rel" ] || { echo "pinwb: peers: pins unbalanced on $k: $(cat "$out/$k/peers.pins" 2>/dev/null)" >&2; bad=1; }
+	if [ -z "$acq" ] || [ "$acq" != "$rel" ]; then echo "pinwb: peers: pins unbalanced on $k: $(cat "$out/$k/peers.pins" 2>/dev/null)" >&2; bad=1; fi
 done
 if [ -s "$out/stock/peers.tsv" ] && [ -s "$out/patched/peers.tsv" ]; then
 	sed -n '/^passed on stock, not on patched:/,/^passed on patched/p' "$report" | grep -q '^  [^n]' && {

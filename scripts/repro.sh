@@ -28,10 +28,12 @@ if [ "${REPORT_ONLY:-0}" != 1 ]; then
 	done
 fi
 
-# res KERNEL TEST: PASS, FAIL or SKIP; with several runs, how many failed ("FAIL 10/10").
+# res KERNEL TEST: the verdict check.sh gave (PASS, FAIL, SKIP; an unexpected skip is a FAIL);
+# with several runs, how many failed ("FAIL 10/10").
 res() {
 	local r n f
-	r=$(cut -d'|' -f2 "$out/$1/$2.result" 2>/dev/null | tr a-z A-Z)
+	r=$(cut -d'|' -f2 "$out/$1/$2.verdict" 2>/dev/null)
+	[ -n "$r" ] || { r=$(cut -d'|' -f2 "$out/$1/$2.result" 2>/dev/null); r=${r^^}; }
 	n=0; [ -f "$out/$1/$2.runs" ] && n=$(wc -l < "$out/$1/$2.runs")
 	if [ "$n" -gt 1 ]; then
 		f=$(grep -c '^[0-9]*|fail|' "$out/$1/$2.runs")
@@ -43,14 +45,34 @@ seen() { local s; s=$(sed -n 's/^# seen: //p' "$out/$1/$2.full" 2>/dev/null | ta
 	[ -n "$s" ] || s=$(cut -d'|' -f4 "$out/$1/$2.result" 2>/dev/null); echo "${s:--}"; }
 metric() { sed -n 's/^# metric: \([0-9]*\) .*/\1/p' "$out/$1/$2.full" 2>/dev/null | tail -n 1; }
 
+# tests/expect: what each test must do on each kernel (TEST STOCK PATCHED: PASS, FAIL or SKIP).
+# A departure is marked in the table ("!") and makes make repro fail.
+declare -A want_stock=() want_patched=()
+while read -r name ws wp _; do
+	case "$name" in ''|'#'*) continue ;; esac
+	want_stock[$name]=$ws want_patched[$name]=$wp
+done < "$PINWB_TOP/tests/expect"
+mark() {	# mark KERNEL TEST: the verdict, with "!" when it departs from tests/expect
+	local r w
+	r=$(res "$1" "$2")
+	if [ "$1" = stock ]; then w=${want_stock[$2]:-}; else w=${want_patched[$2]:-}; fi
+	if [ -z "$w" ] || [ "${r%% *}" != "$w" ]; then
+		echo "$r!"
+	else
+		echo "$r"
+	fi
+}
+
 table=$PINWB_TOP/results/repro$suffix.txt
 data=$out/chart.dat
 {
 	echo "pinwb repro${suffix:+ ($topology)}: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(sed -n 's/^kernel: //p' "$out"/stock/guest-info "$out"/stock/*/guest-info 2>/dev/null | head -n 1), patched $(sed -n 's/^kernel: //p' "$out"/patched/guest-info "$out"/patched/*/guest-info 2>/dev/null | head -n 1)"
-	printf '%-12s %-10s %-10s %s\n' TEST STOCK PATCHED "WHAT WAS SEEN (last run)"
+	echo "commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_TOP/patches/cover-letter.txt"), expectations tests/expect (\"!\": departs from it)"
+	printf '%-17s %-10s %-10s %s\n' TEST STOCK PATCHED "WHAT WAS SEEN (last run)"
 	for t in "${tests[@]}"; do
-		printf '%-12s %-10s %-10s stock:   %s\n' "$t" "$(res stock "$t")" "$(res patched "$t")" "$(seen stock "$t")"
-		printf '%-34s patched: %s\n' "" "$(seen patched "$t")"
+		ms=$(mark stock "$t") mp=$(mark patched "$t")
+		printf '%-17s %-10s %-10s stock:   %s\n' "$t" "$ms" "$mp" "$(seen stock "$t")"
+		printf '%-39s patched: %s\n' "" "$(seen patched "$t")"
 	done
 } > "$table"
 : > "$data"
@@ -84,3 +106,10 @@ if command -v gnuplot >/dev/null; then
 	     "" using (\$0+0.15):(\$3+1):3 with labels offset 0,0.7 notitle
 	GP
 fi
+# Departures from tests/expect (marked "!" in the table) fail make repro.
+departures=$(tail -n +4 "$table" | cut -c1-39 | grep -c '!' || true)
+if [ "$departures" -gt 0 ]; then
+	echo "make repro: $departures result(s) depart from tests/expect (marked \"!\" above)"
+	exit 1
+fi
+echo "make repro: every result as tests/expect says"

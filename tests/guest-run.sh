@@ -15,6 +15,8 @@ export PINWB_SCRATCH=${PINWB_SCRATCH:-/mnt/scratch}
 export PINWB_DISK=${PINWB_DISK:-/dev/vda} PINWB_DISK2=${PINWB_DISK2:-/dev/vdb}
 export PINWB_TOP=$top PINWB_RESULTS=$res
 timeout_s=${PINWB_TEST_TIMEOUT:-300}
+# The tests' directory: tests/rdma, or tests/meta for the runner's own tests (scripts/check-meta.sh).
+tdir=$top/${PINWB_TESTDIR:-tests/rdma}
 mkdir -p "$res" "$PINWB_SCRATCH"
 
 tests=("$@")
@@ -61,10 +63,12 @@ prepare_scratch() {
 # run_once TEST RUN: one run of TEST; prints "RESULT|SECONDS|REASON" and appends to TEST.full
 # and TEST.dmesg.
 run_once() {
-	local t=$1 run=$2 full=$res/$1.full reason= cmd rc secs start marker acq rel pins_acq0 splat result allow
-	if [ -x "$top/tests/rdma/$t.sh" ]; then cmd=("$top/tests/rdma/$t.sh")
-	elif [ -x "$top/tests/rdma/bin/$t" ]; then cmd=("$top/tests/rdma/bin/$t")
-	else echo "fail|0|no such test (tests/rdma/bin/$t not built?)"; return
+	local t=$1 run=$2 full=$res/$1.full reason='' cmd rc secs start marker acq rel pins_acq0 splat result allow
+	if [ -e "$tdir/$t.sh" ] && [ ! -x "$tdir/$t.sh" ]; then
+		echo "fail|0|${tdir#"$top"/}/$t.sh is not executable (its binary alone would run without its setup)"; return
+	elif [ -x "$tdir/$t.sh" ]; then cmd=("$tdir/$t.sh")
+	elif [ -x "$tdir/bin/$t" ]; then cmd=("$tdir/bin/$t")
+	else echo "fail|0|no such test (${tdir#"$top"/}/bin/$t not built?)"; return
 	fi
 	if ! reason=$(prepare_scratch 2>&1); then
 		echo "fail|0|scratch filesystem: $reason"; return
@@ -81,7 +85,7 @@ run_once() {
 	kmsg_since "$marker" > "$res/$t.dmesg.run"
 	cat "$res/$t.dmesg.run" >> "$res/$t.dmesg"
 	read -r acq rel < <(pins_settle)
-	allow=$top/tests/rdma/$t.dmesg-allow
+	allow=$tdir/$t.dmesg-allow
 	if [ -f "$allow" ]; then
 		splat=$(grep -E "$bad_re" "$res/$t.dmesg.run" | grep -v -E -f <(grep -v -e '^#' -e '^[[:space:]]*$' "$allow") | head -n 3)
 	else

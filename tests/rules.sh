@@ -8,10 +8,11 @@
 # bad page state, which print "BUG:"), BUG()/VM_BUG_ON ("kernel BUG at", "invalid opcode", the
 # "page dumped because" of VM_BUG_ON_PAGE/FOLIO), UBSAN, lockdep, list corruption, hung tasks and
 # RCU stalls. tests/host/splat_rule.sh holds a line of each.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 PINWB_SPLAT_RE='BUG:|WARNING:|Oops|KASAN|KFENCE|UBSAN|lockdep|possible circular locking|inconsistent lock state|general protection fault|Kernel panic|kernel BUG at|invalid opcode:|page dumped because|list_(add|del) corruption|blocked for more than [0-9]+ seconds|self-detected stall|detected stalls? on CPU|rcu_(sched|preempt) detected'
 
 # kmsg_mark TEXT: write a marker to the kernel log and print it, for kmsg_since.
-kmsg_mark() { local m="$1 $(date +%s%N)"; echo "$m" > /dev/kmsg 2>/dev/null; echo "$m"; }
+kmsg_mark() { local m; m="$1 $(date +%s%N)"; echo "$m" > /dev/kmsg 2>/dev/null; echo "$m"; }
 
 # kmsg_since MARKER: the kernel log from the marker on.
 kmsg_since() { dmesg | awk -v m="$1" 'found; index($0, m) { found = 1; print }'; }

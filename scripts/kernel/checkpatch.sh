@@ -13,7 +13,7 @@ for p in $(series_patches); do
 	if out=$("$cp" --no-tree --terse --show-types --ignore UNKNOWN_COMMIT_ID "$PINWB_TOP/patches/$p" 2>&1); then
 		echo "ok   $p"
 	else
-		echo "FAIL $p"; echo "$out" | sed 's/^/     /'; bad=1
+		echo "FAIL $p"; printf '     %s\n' "${out//$'\n'/$'\n'     }"; bad=1
 	fi
 done
 echo "checkpatch: $n patch(es) checked"

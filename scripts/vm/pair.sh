@@ -12,7 +12,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-kernel=patched results= timeout=${VM_TIMEOUT:-900}
+kernel=patched results='' timeout=${VM_TIMEOUT:-900}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;

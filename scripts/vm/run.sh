@@ -23,8 +23,8 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-kernel=patched mem=${VM_MEM:-2G} smp=2 timeout=${VM_TIMEOUT:-900} results= disk=2G keep=0
-net= ip= mac=52:54:00:99:00:01
+kernel=patched mem=${VM_MEM:-2G} smp=2 timeout=${VM_TIMEOUT:-900} results='' disk=2G keep=0
+net='' ip='' mac=52:54:00:99:00:01
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;
@@ -86,6 +86,7 @@ disks=$results/disks
 rm -rf "$disks"; mkdir -p "$disks"
 truncate -s "$disk" "$disks/vda.img" "$disks/vdb.img"
 
+# shellcheck disable=SC2054 # commas inside QEMU's own option values
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -machine q35 -smp "$smp" -m "$mem"
 	-nographic -no-reboot -monitor none -serial "file:$results/console.log"
 	-kernel "$kimg" "${initrd[@]}" -append "$append"

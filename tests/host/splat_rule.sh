@@ -23,8 +23,10 @@ done < "$here/kmsg/benign"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf '# allow\nPage cache invalidation failure\n\n' > "$tmp/allow"
 printf '%s\n' "[ 1.0] Page cache invalidation failure on direct I/O." "[ 2.0] WARNING: CPU: 0 PID: 1 at mm/truncate.c:1 x" > "$tmp/log"
+# shellcheck disable=SC2034 # used by t_ok's eval
 filt=$(grep -o "grep -v -e '^#' -e '^\[\[:space:\]\]\*\$'" "$top/tests/guest-run.sh" | head -n 1)
 t_ok "[ -n \"\$filt\" ]" "guest-run.sh filters blank and comment lines out of allow-files"
+# shellcheck disable=SC2034 # used by t_ok's eval
 left=$(grep -E "$PINWB_SPLAT_RE|Page cache invalidation failure" "$tmp/log" | grep -v -E -f <(grep -v -e '^#' -e '^[[:space:]]*$' "$tmp/allow"))
 t_ok "[ \"\$(echo \"\$left\" | grep -c WARNING)\" = 1 ] && ! grep -q invalidation <<< \"\$left\"" "an allow-file with a blank line allows its pattern and nothing else"
 t_done

@@ -13,7 +13,7 @@ res=${PINWB_RESULTS:?}
 . "$top/tests/rules.sh"
 
 rxe=$("$top/scripts/setup_rxe.sh" 2>&1) || { echo "peers: no RDMA device: $rxe"; exit 3; }
-read -r dev netdev gid _ <<< "$rxe"
+read -r dev _ gid _ <<< "$rxe"
 echo "$rxe" > "$res/rxe.txt"
 python3 -c 'import pyverbs' 2>/dev/null || { echo "peers: python3-pyverbs is missing in the guest's root"; exit 3; }
 

@@ -41,7 +41,7 @@ for c in "${cases[@]}"; do
 	n=$((n + 1)) name=${c%%|*} args=${c#*|}
 	# shellcheck disable=SC2086
 	out=$("$bin" $args -n 32 -r 2 2>&1); rc=$?
-	sed 's/^/# /' <<< "$out" | head -n 4
+	head -n 4 <<< "$out" | while IFS= read -r l; do echo "# $l"; done
 	if [ $rc -eq 0 ]; then echo "ok $n $name"; else echo "not ok $n $name (exit $rc)"; fail=1; fi
 done
 

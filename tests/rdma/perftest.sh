@@ -12,11 +12,11 @@ echo "KTAP version 1"
 echo "# perftest: $desc"
 command -v ib_write_bw >/dev/null || { echo "1..0"; echo "# SKIP ib_write_bw missing (apt-get install perftest)"; exit 4; }
 dev=${PINWB_RDMA_DEV:-}
-[ -n "$dev" ] || dev=$(ls /sys/class/infiniband 2>/dev/null | head -n 1)
+[ -n "$dev" ] || { for d in /sys/class/infiniband/*; do [ -e "$d" ] && dev=${d##*/} && break; done; }
 [ -n "$dev" ] || { echo "1..0"; echo "# SKIP no RDMA device"; exit 4; }
 gid=${PINWB_GID_INDEX:-}
 if [ -z "$gid" ]; then
-	for t in /sys/class/infiniband/$dev/ports/1/gid_attrs/types/*; do
+	for t in "/sys/class/infiniband/$dev"/ports/1/gid_attrs/types/*; do
 		[ "$(cat "$t" 2>/dev/null)" = "RoCE v2" ] || continue
 		case "$(cat "/sys/class/infiniband/$dev/ports/1/gids/${t##*/}")" in
 		0000:0000:0000:0000:0000:ffff:*) gid=${t##*/}; break ;;
@@ -83,7 +83,7 @@ for attempt in $(seq $attempts); do
 		grep -q "Can't produce a report" "$work/client" || break
 		why="ib_write_bw's clock calibration failed (Can't produce a report)"
 	fi
-	[ $attempt = $attempts ] && break
+	[ "$attempt" = "$attempts" ] && break
 	echo "# attempt $attempt: $why; running again"
 	sed "s/^/# attempt $attempt: /" "$report"
 done
@@ -92,12 +92,12 @@ sed 's/^/# server: /' "$work/server"
 if [ $remote = 1 ]; then
 	crc=0 n=1
 	echo "# the client ran on the other side ($PINWB_PEER_ADDR; its output is in its results)"
-	[ $src = 0 ] && echo "ok 1 server finished" || echo "not ok 1 server finished (exit $src)"
+	[ "$src" = 0 ] && echo "ok 1 server finished" || echo "not ok 1 server finished (exit $src)"
 else
 	sed 's/^/# client: /' "$work/client"
 	n=2
-	[ $crc = 0 ] && echo "ok 1 client finished" || echo "not ok 1 client finished (exit $crc)"
-	[ $src = 0 ] && echo "ok 2 server finished" || echo "not ok 2 server finished (exit $src)"
+	[ "$crc" = 0 ] && echo "ok 1 client finished" || echo "not ok 1 client finished (exit $crc)"
+	[ "$src" = 0 ] && echo "ok 2 server finished" || echo "not ok 2 server finished (exit $src)"
 fi
 # The result row: "#bytes #iterations BW peak BW average MsgRate"; the header says the unit.
 unit=$(grep -o 'BW average\[[^]]*\]' "$report" | head -n 1 | sed 's/BW average\[\(.*\)\]/\1/')
@@ -109,5 +109,5 @@ else
 	echo "not ok $((n + 1)) no bandwidth line in the $([ $remote = 1 ] && echo "server's" || echo "client's") output"
 fi
 rm -rf "$work"
-[ $crc = 0 ] && [ $src = 0 ] && [ -n "$bw" ] && exit 0
+[ "$crc" = 0 ] && [ "$src" = 0 ] && [ -n "$bw" ] && exit 0
 exit 1

@@ -10,6 +10,7 @@ skip() { echo "KTAP version 1"; echo "1..0"; echo "# SKIP $*"; exit 4; }
 command -v integritysetup >/dev/null || skip "integritysetup missing (apt-get install cryptsetup-bin)"
 [ -b "$disk" ] || skip "no spare disk $disk (PINWB_DISK2)"
 export DM_DISABLE_UDEV=1	# no udev in the guest: libdevmapper makes the nodes itself
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() { umount "$mnt" 2>/dev/null; integritysetup close "$name" 2>/dev/null; }
 trap cleanup EXIT
 modprobe dm-integrity 2>/dev/null
