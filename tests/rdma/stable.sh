@@ -22,7 +22,14 @@ dev=/dev/mapper/$name
 dm=
 for b in /sys/block/dm-*; do [ "$(cat "$b/dm/name" 2>/dev/null)" = "$name" ] && dm=${b##*/}; done
 [ -b "$dev" ] || dev=/dev/$dm
-echo "# dm-integrity on $disk as $dev ($dm), stable_writes=$(cat "/sys/block/$dm/queue/stable_writes" 2>/dev/null)"
+sw=$(cat "/sys/block/$dm/queue/stable_writes" 2>/dev/null)
+echo "# dm-integrity on $disk as $dev ($dm), stable_writes=$sw"
+# The premise: without stable writes the device would not check what it writes.
+if [ "$sw" != 1 ]; then
+	echo "KTAP version 1"; echo "1..1"
+	echo "not ok 1 premise: $dev has stable_writes=${sw:-unknown}, not 1 (dm-integrity without a journal sets it)"
+	exit 1
+fi
 mkfs.ext4 -q -F -b 4096 "$dev" >/dev/null 2>&1 || { echo "# mkfs.ext4 on $dev failed"; exit 1; }
 mkdir -p "$mnt"; mount -t ext4 "$dev" "$mnt" || { echo "# mount $dev failed"; exit 1; }
 marker="pinwb-stable: $(date +%s%N)"
