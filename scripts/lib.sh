@@ -20,14 +20,6 @@ series_stamp() {
 	} | sha256sum | cut -d' ' -f1
 }
 
-# deb_pick_image VERSION ERE: of the `apt-cache madison` lines on stdin ("name | version | origin"),
-# the names that match ERE and have exactly VERSION, one per line, each once.
-deb_pick_image() {
-	awk -F'|' -v want="$1" -v re="$2" '
-		{ n = $1; v = $2; gsub(/^[ \t]+|[ \t]+$/, "", n); gsub(/^[ \t]+|[ \t]+$/, "", v) }
-		n ~ re && v == want && !seen[n]++ { print n }'
-}
-
 # deb_offered ERE: "name version" for every image matching ERE that the archive offers (madison
 # lines on stdin), newest ABI last.
 deb_offered() {
@@ -51,7 +43,7 @@ deb_kernel_image() {
 		return 2
 	fi
 	madison=$(apt-cache madison "${names[@]}" 2>/dev/null)
-	picks=$(printf '%s\n' "$madison" | deb_pick_image "$ver" "$re")
+	picks=$(printf '%s\n' "$madison" | deb_offered "$re" | awk -v v="$ver" '$2 == v { print $1 }')
 	n=$(printf '%s' "$picks" | grep -c .)
 	if [ "$n" = 1 ]; then
 		echo "$picks"

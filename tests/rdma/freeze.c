@@ -81,11 +81,7 @@ int pw_test(int argc, char **argv)
 
 	if (ioctl(mfd, FITHAW, 0))
 		pw_die("FITHAW: %s", strerror(errno));
-	t0 = pw_now();
-	while (pw_now() - t0 < WAIT_S && !done) {
-		done = waitpid(pid, &st, WNOHANG) == pid;
-		usleep(50000);
-	}
+	done = pw_reap(pid, WAIT_S * 1000, &st);
 	if (!done) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);

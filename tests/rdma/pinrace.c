@@ -69,10 +69,10 @@ int pw_test(int argc, char **argv)
 	struct pw_dev d;
 	pthread_t th;
 	double t0, treg;
-	char dev[64], *blk, *addr, seen[256];
+	char dev[64], *addr, seen[256];
 	uint64_t *map;
 	uint32_t gen;
-	size_t lost = 0, i;
+	size_t lost = 0;
 
 	(void)argc; (void)argv;
 	pw_dev_open(&d);
@@ -81,17 +81,7 @@ int pw_test(int argc, char **argv)
 	pw_src_create(&d, &src, 16);
 
 	/* NBLK blocks of generation 1, written with write(2) and durable: clean and unmapped. */
-	blk = malloc(PW_BLOCK);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || !blk)
-		pw_die("create %s: %s", path, strerror(errno));
-	for (i = 0; i < NBLK; i++) {
-		pw_fill_block(blk, i, 1);
-		if (pwrite(fd, blk, PW_BLOCK, i * PW_BLOCK) != PW_BLOCK)
-			pw_die("write: %s", strerror(errno));
-	}
-	if (fsync(fd))
-		pw_die("fsync: %s", strerror(errno));
+	fd = pw_make_file(path, NBLK, 1);
 	map = pw_block_map(path, NBLK, dev, sizeof(dev));
 	addr = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (addr == MAP_FAILED)
@@ -161,7 +151,6 @@ int pw_test(int argc, char **argv)
 	munmap(addr, LEN);
 	close(fd);
 	free(map);
-	free(blk);
 	pw_src_destroy(&src);
 	pw_qp_pair_destroy(&qp);
 	pw_dev_close(&d);

@@ -37,26 +37,6 @@ static const char *const kind_name[NR_KINDS] = {
 	"MAP_SHARED file mapping (control)",
 };
 
-/* A file of NBLK blocks of generation gen, made durable. */
-static int make_file(const char *path, uint32_t gen)
-{
-	char *blk = malloc(PW_BLOCK);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	size_t i;
-
-	if (fd < 0 || !blk)
-		pw_die("create %s: %s", path, strerror(errno));
-	for (i = 0; i < NBLK; i++) {
-		pw_fill_block(blk, i, gen);
-		if (pwrite(fd, blk, PW_BLOCK, i * PW_BLOCK) != PW_BLOCK)
-			pw_die("write %s: %s", path, strerror(errno));
-	}
-	if (fsync(fd))
-		pw_die("fsync %s: %s", path, strerror(errno));
-	free(blk);
-	return fd;
-}
-
 static char *map_kind(enum kind k, int *fdp)
 {
 	volatile char sum = 0;
@@ -69,11 +49,11 @@ static char *map_kind(enum kind k, int *fdp)
 		p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		break;
 	case PRIVATE_FILE:
-		*fdp = make_file(pw_path("ro-private.dat"), 1);
+		*fdp = pw_make_file(pw_path("ro-private.dat"), NBLK, 1);
 		p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE, *fdp, 0);
 		break;
 	default:
-		*fdp = make_file(pw_path("ro-shared.dat"), 1);
+		*fdp = pw_make_file(pw_path("ro-shared.dat"), NBLK, 1);
 		p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, *fdp, 0);
 		break;
 	}

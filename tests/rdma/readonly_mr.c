@@ -50,23 +50,12 @@ static const char *reg_result(int err)
 /* Write GEN into every block of path through write(2) and make it durable. */
 static void write_file(const char *path)
 {
-	char *blk = malloc(PW_BLOCK);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	size_t i;
+	char blk[PW_BLOCK];
+	int fd = pw_make_file(path, NBLK, GEN);
 
-	if (fd < 0 || !blk)
-		pw_die("create %s: %s", path, strerror(errno));
-	for (i = 0; i < NBLK; i++) {
-		pw_fill_block(blk, i, GEN);
-		if (pwrite(fd, blk, PW_BLOCK, i * PW_BLOCK) != PW_BLOCK)
-			pw_die("write %s: %s", path, strerror(errno));
-	}
-	if (fsync(fd))
-		pw_die("fsync %s: %s", path, strerror(errno));
 	/* Read it once so that relatime has updated atime before the measurement starts. */
 	if (pread(fd, blk, PW_BLOCK, 0) != PW_BLOCK)
 		pw_die("read %s: %s", path, strerror(errno));
-	free(blk);
 	close(fd);
 }
 

@@ -46,22 +46,6 @@ static int dmsetup(const char *op)
 }
 
 /* Wait for pid for up to ms; returns true if it was reaped. */
-static bool reap(pid_t pid, int ms, int *status)
-{
-	double end = pw_now() + ms / 1000.0;
-
-	do {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			return true;
-		if (r < 0)
-			return true;
-		usleep(20000);
-	} while (pw_now() < end);
-	return false;
-}
-
 /* The registering child: reports "R" once registered, then waits to be killed. */
 static void __attribute__((noreturn)) reg_child(char *addr, int wfd)
 {
@@ -87,7 +71,6 @@ int pw_test(int argc, char **argv)
 	pid_t syncer, reg;
 	double t0, t_kill;
 	char *addr, c = 0;
-	char *blk;
 	size_t i;
 
 	(void)argc; (void)argv;
@@ -96,17 +79,7 @@ int pw_test(int argc, char **argv)
 		pw_die("PINWB_DM is not set: run tests/rdma/regkill.sh");
 	pw_plan(4);
 
-	blk = malloc(PW_BLOCK);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || !blk)
-		pw_die("create %s: %s", path, strerror(errno));
-	for (i = 0; i < NBLK; i++) {
-		pw_fill_block(blk, i, 1);
-		if (pwrite(fd, blk, PW_BLOCK, i * PW_BLOCK) != PW_BLOCK)
-			pw_die("write: %s", strerror(errno));
-	}
-	if (fsync(fd))
-		pw_die("fsync: %s", strerror(errno));
+	fd = pw_make_file(path, NBLK, 1);
 	addr = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (addr == MAP_FAILED)
 		pw_die("mmap: %s", strerror(errno));
@@ -127,7 +100,7 @@ int pw_test(int argc, char **argv)
 		usleep(50000);
 	if (!pw_ok(wb >= 64, "premise: writeback held by the suspended device (Writeback: %lld kB)", wb)) {
 		dmsetup("resume");
-		reap(syncer, 60000, &fst);
+		pw_reap(syncer, 60000, &fst);
 		pw_die("the fsync put no page under writeback; nothing to test");
 	}
 
@@ -155,15 +128,15 @@ int pw_test(int argc, char **argv)
 
 	kill(reg, SIGKILL);
 	t_kill = pw_now();
-	died = reap(reg, KILL_MS, &st);
+	died = pw_reap(reg, KILL_MS, &st);
 	t_kill = pw_now() - t_kill;
 	pw_ok(died, "the registering child is gone %.2f s after SIGKILL (limit %d ms)%s", t_kill,
 	      KILL_MS, died ? "" : ": it sleeps uninterruptibly in GUP until the device resumes");
 
 	resumed = !dmsetup("resume");
 	if (!died)
-		died = reap(reg, 60000, &st);
-	if (!reap(syncer, 60000, &fst))
+		died = pw_reap(reg, 60000, &st);
+	if (!pw_reap(syncer, 60000, &fst))
 		pw_die("the fsync did not complete within 60 s of the resume");
 	pw_ok(resumed && WIFEXITED(fst) && WEXITSTATUS(fst) == 0,
 	      "after the resume, the held fsync completes (%s)",
@@ -177,6 +150,5 @@ int pw_test(int argc, char **argv)
 	pw_metric((long long)(t_kill * 1000), "ms from SIGKILL to exit");
 	munmap(addr, LEN);
 	close(fd);
-	free(blk);
 	return pw_result();
 }

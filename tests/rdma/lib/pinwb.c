@@ -14,6 +14,7 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 
 #include "pinwb.h"
 
@@ -875,4 +876,37 @@ int pw_scratch_quiesce(void)
 			pw_scratch(), strerror(errno));
 	sync();
 	return ret ? -1 : 0;
+}
+
+int pw_make_file(const char *path, size_t nblocks, uint32_t gen)
+{
+	char *blk = malloc(PW_BLOCK);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	size_t i;
+
+	if (fd < 0 || !blk)
+		pw_die("create %s: %s", path, strerror(errno));
+	for (i = 0; i < nblocks; i++) {
+		pw_fill_block(blk, i, gen);
+		if (pwrite(fd, blk, PW_BLOCK, i * PW_BLOCK) != PW_BLOCK)
+			pw_die("write %s: %s", path, strerror(errno));
+	}
+	if (fsync(fd))
+		pw_die("fsync %s: %s", path, strerror(errno));
+	free(blk);
+	return fd;
+}
+
+bool pw_reap(int pid, int timeout_ms, int *status)
+{
+	double end = pw_now() + timeout_ms / 1000.0;
+
+	do {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid || r < 0)
+			return true;
+		usleep(20000);
+	} while (pw_now() < end);
+	return false;
 }

@@ -206,6 +206,15 @@ const char *pw_tally_str(const struct pw_tally *t);
 void *pw_read_direct(const char *path, size_t off, size_t len);
 
 /*
+ * pw_make_file: create path with nblocks blocks of generation gen (write(2)), fsync it, and
+ * return it open O_RDWR. Dies on error.
+ */
+int pw_make_file(const char *path, size_t nblocks, uint32_t gen);
+
+/* pw_reap: wait up to timeout_ms for child pid; true if it was reaped (status filled). */
+bool pw_reap(int pid, int timeout_ms, int *status);
+
+/*
  * Where each block of path's first nblocks lives on its block device: byte offsets, or
  * PW_NOT_ON_DISK for holes, delalloc and unwritten extents. Returns a malloc'd table; the
  * device node goes to dev (a /dev path). Map once, after a sync, before the writes a test
