@@ -5,7 +5,8 @@
  * RDMA writes into a 4 MiB MR over an ext4 file: deregister the MR, destroy the QP that
  * receives the writes, or SIGKILL the process that owns them. After each teardown the test
  * snapshots the file through a mapping of its own and checks, 100 ms later, that nothing
- * changed: once ibv_dereg_mr() or ibv_destroy_qp() has returned, or the process is gone, no
+ * changed (every write carries data of its own, so a late one would show; and before each
+ * teardown the test sees the file change, so writes were landing): once ibv_dereg_mr() or ibv_destroy_qp() has returned, or the process is gone, no
  * write may land in the file's pages (a copy after the pages were unpinned would land in pages
  * that are not the MR's any more). Long-term pins must balance after each kind of teardown;
  * the runner also checks the kernel log.
@@ -37,8 +38,31 @@ enum way { DEREG, DESTROY, KILL, NWAYS };
 static const char *const way_name[NWAYS] = { "ibv_dereg_mr", "ibv_destroy_qp", "SIGKILL" };
 
 struct tally {
-	unsigned int rounds, changed, posted, ok_wc, bad_wc;
+	unsigned int rounds, changed, landed, posted, ok_wc, bad_wc;
 };
+
+/* Wait up to 2 s for [view, view + MR_LEN) to differ from before: a write landed. */
+static bool landed(const char *view, const char *before)
+{
+	double t0 = pw_now();
+
+	do {
+		if (memcmp(view, before, MR_LEN))
+			return true;
+		usleep(1000);
+	} while (pw_now() - t0 < 2);
+	return false;
+}
+
+static char *snapshot(const char *view)
+{
+	char *copy = malloc(MR_LEN);
+
+	if (!copy)
+		pw_die("out of memory");
+	memcpy(copy, view, MR_LEN);
+	return copy;
+}
 
 static void fill_src(struct pw_src *s, uint32_t gen)
 {
@@ -109,6 +133,8 @@ static void round_kill(const char *path, const char *view, struct tally *t)
 	char c;
 	pid_t pid;
 
+	char *before = snapshot(view);
+
 	if (pipe(pfd))
 		pw_die("pipe: %s", strerror(errno));
 	pid = fork();
@@ -122,6 +148,8 @@ static void round_kill(const char *path, const char *view, struct tally *t)
 	if (read(pfd[0], &c, 1) != 1)
 		pw_die("the writer child died before it was ready");
 	close(pfd[0]);
+	t->landed += landed(view, before);
+	free(before);
 	usleep(1000 * (rand() % 20));
 	kill(pid, SIGKILL);
 	if (waitpid(pid, &status, 0) != pid)
@@ -139,6 +167,7 @@ struct stream {
 	pthread_t thread;
 	atomic_int stop;
 	atomic_uint posted, ok, bad;
+	uint64_t seq;
 };
 
 static void *stream_fn(void *arg)
@@ -157,6 +186,12 @@ static void *stream_fn(void *arg)
 				break;
 		}
 		while (!atomic_load(&s->stop) && inflight < DEPTH) {
+			/*
+			 * Every write carries data of its own (a sequence number at the start of
+			 * each block), so a write landing after the teardown changes the file.
+			 */
+			for (i = 0; i < WRITE_LEN / (int)PW_BLOCK; i++)
+				*(uint64_t *)(s->src->buf + i * PW_BLOCK) = ++s->seq;
 			struct ibv_sge sge = {
 				.addr = (uintptr_t)s->src->buf, .length = WRITE_LEN,
 				.lkey = s->src->mr->lkey,
@@ -197,6 +232,7 @@ static void round_local(enum way way, struct pw_dev *d, const char *path, const 
 	struct pw_qp_pair qp;
 	struct pw_src src;
 	struct pw_fmr f;
+	char *before;
 	int ret;
 
 	pw_qp_pair_create(d, &qp, DEPTH);
@@ -209,11 +245,15 @@ static void round_local(enum way way, struct pw_dev *d, const char *path, const 
 	st.qp = &qp;
 	st.src = &src;
 	st.mr = f.mr;
+	st.seq = (uint64_t)t->rounds << 40;
+	before = snapshot(view);
 	if (pthread_create(&st.thread, NULL, stream_fn, &st))
 		pw_die("pthread_create (RDMA writer)");
 	/* Let the stream get going: a few writes completed, more in flight. */
 	while (atomic_load(&st.ok) < 4)
 		usleep(1000);
+	t->landed += landed(view, before);
+	free(before);
 	usleep(1000 * (rand() % 10));
 	if (way == DEREG) {
 		pw_fmr_dereg(&f);
@@ -246,7 +286,7 @@ int pw_test(int argc, char **argv)
 	(void)argc; (void)argv;
 	srand(getpid());
 	pw_dev_open(&d);
-	pw_plan(2 * NWAYS);
+	pw_plan(3 * NWAYS);
 
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || ftruncate(fd, MR_LEN))
@@ -268,6 +308,8 @@ int pw_test(int argc, char **argv)
 		if (w != KILL)
 			pw_info("%s: %u rounds, %u writes posted, %u completed, %u failed or flushed (in flight at the teardown or posted after it), the rest never completed",
 				way_name[w], t[w].rounds, t[w].posted, t[w].ok_wc, t[w].bad_wc);
+		pw_ok(t[w].landed == t[w].rounds, "premise, %s: the stream's writes reached the file before the teardown in %u of %u rounds",
+		      way_name[w], t[w].landed, t[w].rounds);
 		pw_ok(!t[w].changed, "%s with writes in flight: the file changed after teardown in %u of %u rounds",
 		      way_name[w], t[w].changed, t[w].rounds);
 		left = pw_pins_settle(base, 5000);

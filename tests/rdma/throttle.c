@@ -120,12 +120,13 @@ int pw_test(int argc, char **argv)
 	struct pw_fmr f;
 	struct pw_dev d;
 	bool have_other;
+	long long thresh;
 	double t;
 	int ret;
 
 	(void)argc; (void)argv;
 	pw_dev_open(&d);
-	pw_plan(4);
+	pw_plan(5);
 	pw_qp_pair_create(&d, &qp, 32);
 	pw_src_create(&d, &src, 32);
 	snprintf(same, sizeof(same), "%s", pw_path("throttle-writer.dat"));
@@ -134,6 +135,10 @@ int pw_test(int argc, char **argv)
 	if (!have_other)
 		pw_info("no second filesystem (PINWB_DISK2 unset, missing or not formattable)");
 	pw_info("dirty ratios: vm.dirty_ratio and vm.dirty_background_ratio left at their defaults");
+	/* The premise: the MR alone, were it dirty, would be above the dirty threshold. */
+	thresh = pw_vmstat("nr_dirty_threshold");
+	pw_ok(thresh > 0 && (long long)MR_MIB * 256 > thresh,
+	      "premise: the %d MiB MR is above the dirty threshold (%lld MiB)", MR_MIB, thresh / 256);
 
 	/* Without the MR. */
 	t0s = writer(same, WRITE_MIB, 600);

@@ -1,0 +1,28 @@
+# shellcheck shell=bash
+# Sourced by the tests/rdma/NAME.sh wrappers that make a filesystem of their own on the second
+# disk ($PINWB_DISK2, found by serial by tests/guest-run.sh) and run tests/rdma/bin/NAME on it.
+#   . "$(dirname "$0")/lib/disk2.sh" NAME      (answers --describe and exits, if asked)
+#   setup_fail MESSAGE                          a KTAP failure of the setup, exit 1
+#   [fs_size=SIZE] mkfs_mount DEV MNT FSTYPE MKFS_ARGS... [-- MOUNT_OPTIONS]
+#                                               mkfs DEV (SIZE: of the filesystem), mount it on MNT
+#   [VAR=VALUE...] run_test                     bin/NAME with PINWB_SCRATCH=$mnt (and VARs)
+pw_name=$1
+pw_bin=$(dirname "${BASH_SOURCE[0]}")/../bin/$pw_name
+[ "${2:-}" = --describe ] && exec "$pw_bin" --describe
+disk=${PINWB_DISK2:-/dev/vdb}
+setup_fail() { echo "KTAP version 1"; echo "1..1"; echo "not ok 1 - setup: $*"; exit 1; }
+[ -b "$disk" ] || setup_fail "no spare disk $disk (PINWB_DISK2)"
+mkfs_mount() {
+	local dev=$1 m=$2 fs=$3 mkfs=() opts=
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do mkfs+=("$1"); shift; done
+	[ "${1:-}" = -- ] && opts=$2
+	mnt=$m
+	case "$fs" in btrfs) mkfs=(-f "${mkfs[@]}") ;; *) mkfs=(-F "${mkfs[@]}") ;; esac
+	# shellcheck disable=SC2086 # no size: no word
+	"mkfs.$fs" -q "${mkfs[@]}" "$dev" ${fs_size:-} >/dev/null 2>&1 ||
+		setup_fail "mkfs.$fs ${mkfs[*]} $dev ${fs_size:+$fs_size }failed"
+	mkdir -p "$mnt"
+	mount -t "$fs" ${opts:+-o "$opts"} "$dev" "$mnt" || setup_fail "mount ${opts:+-o $opts }$dev failed"
+}
+run_test() { PINWB_SCRATCH="$mnt" "$pw_bin"; }
