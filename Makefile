@@ -2,13 +2,16 @@
 #
 #   make repro    the main job: reproduction tests on Debian's stock kernel and on ours, side by side
 #   make check    host-side tests, then build everything, boot the patched kernel, run the whole suite
+#                 (GROUP=quick or slow: only that group of tests/rdma/TESTS)
 #                 (KCONFIG=debug: the same on a KASAN/lockdep kernel built in build/debug;
 #                  TOPOLOGY=2node, for check and repro: the RDMA writer in a second guest)
 #   make kernel   unpack linux-source-6.1, apply patches/series, build build/bzImage
+#   make control  the same source and config without the series: build/control/bzImage
 #   make stock    Debian's binary kernel for the same version + a minimal initramfs
-#   make bench    benchmarks on both kernels, alternately (ROUNDS=3): results/bench.{txt,png}
+#   make bench    benchmarks, control and patched kernels alternately (ROUNDS=3): results/bench.{txt,png}
 #   make peers    rdma-core's own test suite (v44) on rxe0, stock vs patched: results/peers.txt
 #   make run CMD='...' [KERNEL=stock]   one command in a guest, for development
+#   make mutants  the series minus one behaviour at a time (tests/mutants), each must fail a test
 #   make export-patches   build/src commits since "pristine" -> patches/ (+ series)
 #   make series-check     build the kernel after every patch of the series
 #   make checkpatch       scripts/checkpatch.pl --no-tree on every patch
@@ -18,7 +21,7 @@ SHELL := /bin/bash
 TOP := $(CURDIR)
 KERNEL ?= patched
 TESTS ?=
-export BASE_OK KCONFIG TOPOLOGY
+export BASE_OK KCONFIG TOPOLOGY GROUP
 
 # KCONFIG=debug (configs/debug.config: KASAN, lockdep, ...): a kernel tree of its own under
 # build/debug, so the normal build stays warm; tests get more time and the guest more memory.
@@ -29,7 +32,7 @@ export VM_MEM ?= 3G
 endif
 
 .PHONY: all deps deps-kernel deps-vm deps-tests deps-lint lint lint-rows kernel stock tests check check-host check-meta repro bench peers run \
-	export-patches series-check checkpatch clean distclean
+	export-patches series-check checkpatch clean distclean mutants control
 
 all: kernel stock tests
 
@@ -45,6 +48,11 @@ deps-lint:
 
 kernel: deps-kernel
 	@scripts/kernel/build.sh
+
+# make control: the same source and configuration without the series (build/control, a tree of
+# its own, release suffix -control): the column of make repro that isolates the series' effect.
+control: deps-kernel
+	@PINWB_BUILD=$(TOP)/build/control UPTO=0 PINWB_LOCALVERSION=-control scripts/kernel/build.sh
 
 stock: deps-kernel
 	@scripts/deps.sh stock
@@ -77,11 +85,11 @@ check: check-host kernel tests deps-vm $(if $(or $(TESTS),$(filter 2node,$(TOPOL
 lint-rows: deps-lint deps-kernel tests
 	@scripts/lint.sh || true
 
-repro: kernel stock tests deps-vm
+repro: kernel control stock tests deps-vm
 	@scripts/deps.sh repro
 	@scripts/repro.sh $(TESTS)
 
-bench: kernel stock tests deps-vm
+bench: kernel control stock tests deps-vm
 	@scripts/deps.sh repro
 	@$(MAKE) -s -C bench
 	@bench/run.sh
@@ -96,6 +104,11 @@ run: deps-vm
 	@$(MAKE) -s tests
 	@scripts/vm/run.sh --kernel $(KERNEL) -- bash -c '$(CMD)'; rc=$$?; \
 	 cat results/run-$(KERNEL)/cmd.out 2>/dev/null; echo "(exit status $$rc)"; exit $$rc
+
+# make mutants [MUTANTS="NAME..."] [MUTANT_TESTS=expected]: the series minus one behaviour at a
+# time (tests/mutants), each booted and tested; once per series version, not in CI.
+mutants: kernel tests deps-vm
+	@scripts/mutants.sh $(MUTANTS)
 
 export-patches:
 	@scripts/kernel/export-patches.sh

@@ -1,14 +1,15 @@
 #!/bin/bash
-# bench/report.sh RAW: median, min and max per metric and kernel, and the ratio of the
-# medians patched/stock, as results/bench.txt and a chart results/bench.png.
+# bench/report.sh RAW [BASE]: median, min and max per metric and kernel, and the ratio of the
+# medians patched/BASE (control, the same config without the series, unless told stock), as
+# results/bench.txt and a chart results/bench.png.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-raw=$1
+raw=$1 base=${2:-control}
 txt=$top/results/bench.txt dat=$top/results/bench/ratios.dat
 {
 	echo "pinwb bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) host cores, QEMU TCG guest; $(awk '{print $2}' "$raw" | sort -u | wc -l) round(s), kernels alternated"
-	printf '%-30s %-8s %10s %10s %10s %10s %10s %10s %8s\n' METRIC UNIT STOCK_MED MIN MAX PATCH_MED MIN MAX RATIO
-	awk '
+	printf '%-30s %-8s %10s %10s %10s %10s %10s %10s %8s\n' METRIC UNIT "${base^^}_MED" MIN MAX PATCH_MED MIN MAX RATIO
+	awk -v base="$base" '
 	{ k = $1; m = $3; v[m, k, ++n[m, k]] = $4; unit[m] = $5; if (!(m in seen)) { seen[m] = 1; order[++nm] = m } }
 	function stats(m, k,   i, j, c, a, t) {
 		c = n[m, k]; if (!c) { med = min = max = "-"; return }
@@ -19,7 +20,7 @@ txt=$top/results/bench.txt dat=$top/results/bench/ratios.dat
 	END {
 		for (i = 1; i <= nm; i++) {
 			m = order[i]
-			stats(m, "stock"); sm = med; smin = min; smax = max
+			stats(m, base); sm = med; smin = min; smax = max
 			stats(m, "patched"); pm = med; pmin = min; pmax = max
 			r = (sm != "-" && pm != "-" && sm + 0 != 0) ? sprintf("%.2f", pm / sm) : "-"
 			printf "%-30s %-8s %10s %10s %10s %10s %10s %10s %8s\n", m, unit[m], sm, smin, smax, pm, pmin, pmax, r
@@ -33,7 +34,7 @@ if command -v gnuplot >/dev/null && [ -s "$dat" ]; then
 	set terminal pngcairo size 1000,560 font ",9"
 	set termoption noenhanced
 	set output "$top/results/bench.png"
-	set title "pinwb: patched / stock, median of rounds (1 = same; log scale). Stock's fsync of a pinned range writes nothing."
+	set title "pinwb: patched / $base, median of rounds (1 = same; log scale). Without the series, fsync of a pinned range writes nothing."
 	set style fill solid 0.8 border -1
 	set boxwidth 0.7
 	set xtics rotate by -40

@@ -36,9 +36,23 @@ esac
 results=${results:-$PINWB_TOP/results/$kernel$suffix}
 rm -rf "$results"; mkdir -p "$results"
 
+# GROUP=quick|slow: only the tests of that group (tests/rdma/TESTS, second column).
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$list" | awk '{print $1}')
-vm_timeout=${VM_TIMEOUT:-$(( 120 + ${#tests[@]} * ${PINWB_REPEAT:-1} * ${PINWB_TEST_TIMEOUT:-300} ))}
+if [ ${#tests[@]} = 0 ]; then
+	case "${GROUP:-}" in ''|quick|slow) ;; *) die "GROUP must be quick or slow, not '$GROUP'" ;; esac
+	mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$list" | awk '{print $1}')
+	if [ -n "${GROUP:-}" ]; then
+		mapfile -t tests < <(for t in "${tests[@]}"; do
+			awk -v t="$t" -v g="$GROUP" '$1 == t && $2 == g { print t }' "$PINWB_TOP/tests/rdma/TESTS"; done)
+	fi
+fi
+# The guest may take the sum of its tests' timeouts (tests/rdma/TESTS), plus two minutes to boot.
+tsum=0
+for t in "${tests[@]}"; do
+	to=$(awk -v t="$t" '$1 == t && $1 !~ /^#/ { print $3; exit }' "$PINWB_TOP/tests/rdma/TESTS")
+	tsum=$(( tsum + ${PINWB_TEST_TIMEOUT:-${to:-300}} ))
+done
+vm_timeout=${VM_TIMEOUT:-$(( 120 + tsum * ${PINWB_REPEAT:-1} ))}
 
 # Tests with a host side (tests/rdma/NAME.host: the guest is killed, the disk read after) get a
 # guest of their own; all others share one guest.
@@ -143,10 +157,11 @@ if [ -n "$xfail" ]; then
 	done < "$xfail"
 fi
 
-# tests/skip.list: TEST KERNEL ISSUE "REGEX" WHY - KERNEL is stock, patched (any kernel with the
-# series, mutants included) or any; every SKIP message of TEST on this kernel must match a REGEX.
+# tests/skip.list: TEST KERNEL ISSUE "REGEX" WHY - KERNEL is stock, control (the same source and
+# config without the series), patched (any kernel with the series, mutants included), a
+# comma-separated list of those, or any; every SKIP message of TEST on this kernel must match a REGEX.
 kclass=patched
-[ "$kernel" = stock ] && kclass=stock
+case "$kernel" in stock|control) kclass=$kernel ;; esac
 skiplist=${SKIP_LIST:-$PINWB_TOP/tests/skip.list}
 declare -A skre=()
 if [ -f "$skiplist" ]; then
@@ -155,7 +170,7 @@ if [ -f "$skiplist" ]; then
 		[[ $line =~ ^([^[:space:]]+)[[:space:]]+([^[:space:]]+)[[:space:]]+([^[:space:]]+)[[:space:]]+\"([^\"]*)\"[[:space:]]*(.*)$ ]] ||
 			die "$skiplist: '$line' is not TEST KERNEL ISSUE \"REGEX\" WHY"
 		[ -n "${BASH_REMATCH[4]}" ] || die "$skiplist: '$line' has an empty REGEX (it would allow every skip)"
-		[ "${BASH_REMATCH[2]}" = any ] || [ "${BASH_REMATCH[2]}" = "$kclass" ] || continue
+		[ "${BASH_REMATCH[2]}" = any ] || [[ ,${BASH_REMATCH[2]}, == *,$kclass,* ]] || continue
 		t=${BASH_REMATCH[1]}
 		skre[$t]+="${skre[$t]:+|}${BASH_REMATCH[4]}"
 	done < "$skiplist"
@@ -166,8 +181,10 @@ skips_of() {
 }
 
 pass=0 fail=0 skip=0 nxfail=0 xpass=0
-junit=$results/junit.xml
-cases=
+junit=$results/junit.xml ktap=$results/ktap.txt
+cases='' n=0
+# One KTAP stream for the run (next to junit.xml): each test's own KTAP output nested under it.
+{ echo "KTAP version 1"; echo "# pinwb on the $kernel kernel"; echo "1..${#tests[@]}"; } > "$ktap"
 printf '%-16s %-6s %7s  %s\n' TEST RESULT SECONDS DETAIL
 for t in "${tests[@]}"; do
 	if [ -f "$results/$t.result" ]; then
@@ -211,6 +228,15 @@ for t in "${tests[@]}"; do
 	*) fail=$((fail + 1)); [ "$shown" = XPASS ] && xpass=$((xpass + 1)) ;;
 	esac
 	printf '%-16s %-6s %7s  %s\n' "$t" "$shown" "$secs" "$reason"
+	n=$((n + 1))
+	{
+		sed -n '/^KTAP version/,$p' "$results/$t.full" 2>/dev/null | sed 's/^/    /'
+		case $shown in
+		PASS) echo "ok $n $t" ;;
+		SKIP|XFAIL) echo "ok $n $t # SKIP $shown${reason:+: $reason}" ;;
+		*) echo "not ok $n $t # $shown${reason:+: $reason}" ;;
+		esac
+	} >> "$ktap"
 	esc=$(printf '%s' "$reason" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g')
 	cases+="  <testcase classname=\"pinwb.$kernel\" name=\"$t\" time=\"$secs\">"
 	case $shown in

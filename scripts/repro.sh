@@ -1,6 +1,8 @@
 #!/bin/bash
-# make repro: the reproduction tests on Debian's stock kernel and on the patched kernel, one VM
-# each, then a side-by-side table (results/repro.txt) and a chart (results/repro.png).
+# make repro: the reproduction tests on Debian's stock kernel, on the control kernel (the same
+# source and config as ours, without the series) and on the patched kernel, one VM each, then a
+# side-by-side table (results/repro.txt) and a chart (results/repro.png). Stock is what users
+# run; control against patched is the series' effect alone.
 #
 # usage: [RUNS=N] scripts/repro.sh [TEST...]    (default: every test in tests/rdma/TESTS)
 # RUNS=N runs each test N times in the same guest; the table then says in how many it failed.
@@ -22,7 +24,7 @@ tests=("$@")
 # REPORT_ONLY=1 redraws the table and chart from the last run's results.
 if [ "${REPORT_ONLY:-0}" != 1 ]; then
 	rm -rf "$out"; mkdir -p "$out"
-	for k in stock patched; do
+	for k in stock control patched; do
 		echo "== $k kernel =="
 		PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --topology "$topology" --results "$out/$k" "${tests[@]}" | tail -n +2
 	done
@@ -45,17 +47,21 @@ seen() { local s; s=$(sed -n 's/^# seen: //p' "$out/$1/$2.full" 2>/dev/null | ta
 	[ -n "$s" ] || s=$(cut -d'|' -f4 "$out/$1/$2.result" 2>/dev/null); echo "${s:--}"; }
 metric() { sed -n 's/^# metric: \([0-9]*\) .*/\1/p' "$out/$1/$2.full" 2>/dev/null | tail -n 1; }
 
-# tests/expect: what each test must do on each kernel (TEST STOCK PATCHED: PASS, FAIL or SKIP).
-# A departure is marked in the table ("!") and makes make repro fail.
-declare -A want_stock=() want_patched=()
-while read -r name ws wp _; do
+# tests/expect: what each test must do on each kernel (TEST STOCK CONTROL PATCHED: PASS, FAIL or
+# SKIP). A departure is marked in the table ("!") and makes make repro fail.
+declare -A want_stock=() want_control=() want_patched=()
+while read -r name ws wc wp _; do
 	case "$name" in ''|'#'*) continue ;; esac
-	want_stock[$name]=$ws want_patched[$name]=$wp
+	want_stock[$name]=$ws want_control[$name]=$wc want_patched[$name]=$wp
 done < "$PINWB_TOP/tests/expect"
 mark() {	# mark KERNEL TEST: the verdict, with "!" when it departs from tests/expect
 	local r w
 	r=$(res "$1" "$2")
-	if [ "$1" = stock ]; then w=${want_stock[$2]:-}; else w=${want_patched[$2]:-}; fi
+	case "$1" in
+	stock) w=${want_stock[$2]:-} ;;
+	control) w=${want_control[$2]:-} ;;
+	*) w=${want_patched[$2]:-} ;;
+	esac
 	if [ -z "$w" ] || [ "${r%% *}" != "$w" ]; then
 		echo "$r!"
 	else
@@ -63,24 +69,27 @@ mark() {	# mark KERNEL TEST: the verdict, with "!" when it departs from tests/ex
 	fi
 }
 
+kver() { sed -n 's/^kernel: //p' "$out/$1/guest-info" "$out"/"$1"/*/guest-info 2>/dev/null | head -n 1; }
 table=$PINWB_TOP/results/repro$suffix.txt
 data=$out/chart.dat
 {
-	echo "pinwb repro${suffix:+ ($topology)}: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(sed -n 's/^kernel: //p' "$out"/stock/guest-info "$out"/stock/*/guest-info 2>/dev/null | head -n 1), patched $(sed -n 's/^kernel: //p' "$out"/patched/guest-info "$out"/patched/*/guest-info 2>/dev/null | head -n 1)"
+	echo "pinwb repro${suffix:+ ($topology)}: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(kver stock), control $(kver control), patched $(kver patched)"
 	echo "commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_TOP/patches/cover-letter.txt"), expectations tests/expect (\"!\": departs from it)"
-	printf '%-17s %-10s %-10s %s\n' TEST STOCK PATCHED "WHAT WAS SEEN (last run)"
+	printf '%-17s %-10s %-10s %-10s %s\n' TEST STOCK CONTROL PATCHED "WHAT WAS SEEN (last run)"
 	for t in "${tests[@]}"; do
-		ms=$(mark stock "$t") mp=$(mark patched "$t")
-		printf '%-17s %-10s %-10s stock:   %s\n' "$t" "$ms" "$mp" "$(seen stock "$t")"
-		printf '%-39s patched: %s\n' "" "$(seen patched "$t")"
+		ms=$(mark stock "$t") mc=$(mark control "$t") mp=$(mark patched "$t")
+		printf '%-17s %-10s %-10s %-10s stock:   %s\n' "$t" "$ms" "$mc" "$mp" "$(seen stock "$t")"
+		printf '%-50s control: %s\n' "" "$(seen control "$t")"
+		printf '%-50s patched: %s\n' "" "$(seen patched "$t")"
 	done
 } > "$table"
 : > "$data"
 for t in "${tests[@]}"; do
-	s=$(metric stock "$t") p=$(metric patched "$t")
+	s=$(metric stock "$t") c=$(metric control "$t") p=$(metric patched "$t")
 	[ -n "$s" ] || { [ "$(res stock "$t")" = PASS ] && s=0 || s=1; }
+	[ -n "$c" ] || { [ "$(res control "$t")" = PASS ] && c=0 || c=1; }
 	[ -n "$p" ] || { [ "$(res patched "$t")" = PASS ] && p=0 || p=1; }
-	echo "$t $s $p" >> "$data"
+	echo "$t $s $p $c" >> "$data"
 done
 echo
 cat "$table"
@@ -89,7 +98,7 @@ if command -v gnuplot >/dev/null; then
 	set terminal pngcairo size 1000,520 font ",10"
 	set termoption noenhanced
 	set output "$PINWB_TOP/results/repro$suffix.png"
-	set title "pinwb repro: what each test found wrong, Debian stock 6.1 vs patched (0 = nothing)"
+	set title "pinwb repro: what each test found wrong, Debian stock 6.1, control and patched (0 = nothing)"
 	set style data histograms
 	set style histogram clustered gap 1
 	set style fill solid 0.8 border -1
@@ -101,13 +110,15 @@ if command -v gnuplot >/dev/null; then
 	set grid ytics
 	set key top right
 	plot "$data" using (\$2+1):xtic(1) title "stock" lc rgb "#c0392b", \
+	     "" using (\$4+1) title "control" lc rgb "#e67e22", \
 	     "" using (\$3+1) title "patched" lc rgb "#2e86c1", \
-	     "" using (\$0-0.15):(\$2+1):2 with labels offset 0,0.7 notitle, \
-	     "" using (\$0+0.15):(\$3+1):3 with labels offset 0,0.7 notitle
+	     "" using (\$0-0.3):(\$2+1):2 with labels offset 0,0.7 notitle, \
+	     "" using (\$0):(\$4+1):4 with labels offset 0,0.7 notitle, \
+	     "" using (\$0+0.3):(\$3+1):3 with labels offset 0,0.7 notitle
 	GP
 fi
 # Departures from tests/expect (marked "!" in the table) fail make repro.
-departures=$(tail -n +4 "$table" | cut -c1-39 | grep -c '!' || true)
+departures=$(tail -n +4 "$table" | cut -c1-50 | grep -c '!' || true)
 if [ "$departures" -gt 0 ]; then
 	echo "make repro: $departures result(s) depart from tests/expect (marked \"!\" above)"
 	exit 1

@@ -97,7 +97,7 @@ frags=("$src/arch/x86/configs/x86_64_defconfig" "$src/kernel/configs/kvm_guest.c
 for k in ${KCONFIG:-}; do frags+=("$PINWB_TOP/configs/$k.config"); done
 cfg_stamp=$( cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$src/.config" ] || [ "$(cat "$src/.pinwb-config" 2>/dev/null)" != "$cfg_stamp" ]; then
-  note "configuring build/src from: ${frags[*]##*/}"
+  note "configuring ${src#"$PINWB_TOP"/} from: ${frags[*]##*/}"
   (cd "$src" && scripts/kconfig/merge_config.sh -m "${frags[@]}" >/dev/null)
   make -s -C "$src" olddefconfig
   # Every symbol we asked for must have survived olddefconfig (typos, missing dependencies).

@@ -2,8 +2,10 @@
 # Boot a kernel under QEMU (TCG) with the host's root over 9p and run one command in it.
 #
 # usage: scripts/vm/run.sh [options] -- COMMAND...
-#   --kernel patched|stock|PATH   which kernel (default patched: build/bzImage; PATH: a bzImage built
-#                            with the rig's config elsewhere, a mutant or an older series)
+#   --kernel patched|stock|control|PATH   which kernel (default patched: build/bzImage; control:
+#                            build/control/bzImage, the same source and config without the series;
+#                            PATH: a bzImage built with the rig's config elsewhere, a mutant or an
+#                            older series)
 #   --mem SIZE               guest memory (default 2G)
 #   --smp N                  vCPUs (default 2)
 #   --timeout SECONDS        host-side limit; a hung guest is killed (default 900)
@@ -58,13 +60,15 @@ stock)
 	[ -f "$kimg" ] || die "build/stock is missing: run 'make stock' first"
 	append+=" pinwb.init=$PINWB_TOP/scripts/vm/guest-init pinwb.modules=$PINWB_BUILD/stock/root"
 	;;
-*/*)	# a bzImage built with the rig's config elsewhere (a mutant, an older series): booted like ours
+control|*/*)	# the control kernel (make control: the same source and config, no series), or a
+	# bzImage built with the rig's config elsewhere (a mutant, an older series): booted like ours
 	kimg=$kernel initrd=()
+	[ "$kernel" = control ] && kimg=$PINWB_TOP/build/control/bzImage
 	[ -f "$kimg" ] || die "run.sh: no kernel image at $kimg"
 	append+=" root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
 	append+=" init=$PINWB_TOP/scripts/vm/guest-init"
 	;;
-*) die "run.sh: --kernel must be patched, stock or the path of a bzImage built with the rig's config, not '$kernel'" ;;
+*) die "run.sh: --kernel must be patched, stock, control or the path of a bzImage built with the rig's config, not '$kernel'" ;;
 esac
 
 netargs=()
@@ -94,8 +98,10 @@ qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -machine q35 -smp "$sm
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=/dev/root
 	-fsdev "local,id=results,path=$results,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=results,mount_tag=results
-	-drive "file=$disks/vda.img,format=raw,if=virtio,cache=none"
-	-drive "file=$disks/vdb.img,format=raw,if=virtio,cache=none"
+	-drive "file=$disks/vda.img,format=raw,if=none,id=scratch,cache=none"
+	-device virtio-blk-pci,drive=scratch,serial=pinwb-scratch
+	-drive "file=$disks/vdb.img,format=raw,if=none,id=disk2,cache=none"
+	-device virtio-blk-pci,drive=disk2,serial=pinwb-disk2
 	"${netargs[@]}")
 [ -n "${VM_KILL_ON:-}" ] && rm -f "$results/$VM_KILL_ON"
 
