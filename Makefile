@@ -12,6 +12,7 @@
 #   make peers    rdma-core's own test suite (v44) on rxe0, stock vs patched: results/peers.txt
 #   make run CMD='...' [KERNEL=stock]   one command in a guest, for development
 #   make mutants  the series minus one behaviour at a time (tests/mutants), each must fail a test
+#   make docs     docs/tests.md and docs/results.md, generated from the tests and results/
 #   make export-patches   build/src commits since "pristine" -> patches/ (+ series)
 #   make series-check     build the kernel after every patch of the series
 #   make checkpatch       scripts/checkpatch.pl --no-tree on every patch
@@ -32,7 +33,7 @@ export VM_MEM ?= 3G
 endif
 
 .PHONY: all deps deps-kernel deps-vm deps-tests deps-lint lint lint-rows kernel stock tests check check-host check-meta repro bench peers run \
-	export-patches series-check checkpatch clean distclean mutants control
+	export-patches series-check checkpatch clean distclean mutants control docs
 
 all: kernel stock tests
 
@@ -109,6 +110,10 @@ run: deps-vm
 # time (tests/mutants), each booted and tested; once per series version, not in CI.
 mutants: kernel tests deps-vm
 	@scripts/mutants.sh $(MUTANTS)
+
+# make docs: docs/tests.md and docs/results.md from TESTS, --describe, tests/expect and results/.
+docs: tests
+	@python3 scripts/docs.py
 
 export-patches:
 	@scripts/kernel/export-patches.sh

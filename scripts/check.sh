@@ -44,13 +44,15 @@ if [ ${#tests[@]} = 0 ]; then
 	if [ -n "${GROUP:-}" ]; then
 		mapfile -t tests < <(for t in "${tests[@]}"; do
 			awk -v t="$t" -v g="$GROUP" '$1 == t && $2 == g { print t }' "$PINWB_TOP/tests/rdma/TESTS"; done)
+		[ ${#tests[@]} -gt 0 ] || die "GROUP=$GROUP selects no test of ${list#"$PINWB_TOP"/}"
 	fi
 fi
-# The guest may take the sum of its tests' timeouts (tests/rdma/TESTS), plus two minutes to boot.
+# The guest may take the sum of its tests' timeouts (tests/rdma/TESTS) and 30 s of the runner's
+# own work per test (mkfs, pin settling, the kill grace), plus two minutes to boot.
 tsum=0
 for t in "${tests[@]}"; do
 	to=$(awk -v t="$t" '$1 == t && $1 !~ /^#/ { print $3; exit }' "$PINWB_TOP/tests/rdma/TESTS")
-	tsum=$(( tsum + ${PINWB_TEST_TIMEOUT:-${to:-300}} ))
+	tsum=$(( tsum + ${PINWB_TEST_TIMEOUT:-${to:-300}} + 30 ))
 done
 vm_timeout=${VM_TIMEOUT:-$(( 120 + tsum * ${PINWB_REPEAT:-1} ))}
 

@@ -13,6 +13,7 @@
 #                          a mutant with none, "-", still gets every test)
 #   MUTANT_BASELINE=DIR    results of the series itself (default: a fresh run into
 #                          results/mutants/baseline)
+#   MUTANT_REPORT_ONLY=1   redraw the table from the last run's results
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -30,13 +31,18 @@ mkdir -p "$out"
 # Mutant lines: NAME PATCH "WHAT" KILLERS; "#-" lines are patches without a mutant (and why).
 mapfile -t names < <(grep -v -e '^#' -e '^[[:space:]]*$' "$list" | awk '{print $1}')
 [ $# -gt 0 ] && names=("$@")
+mapfile -t alltests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/tests/rdma/TESTS" | awk '{print $1}')
+killers() { grep "^$1 " "$list" | awk '{print $NF}' | tr ',' ' '; }
 for n in "${names[@]}"; do
 	grep -q "^$n " "$list" || die "mutant $n is not in $list"
 	[ -f "$PINWB_TOP/tests/mutants/$n.diff" ] || die "mutant $n has no tests/mutants/$n.diff"
+	for k in $(killers "$n"); do
+		[ "$k" = - ] || printf '%s\n' "${alltests[@]}" | grep -qx "$k" || die "mutant $n names $k as a killer, which is not in tests/rdma/TESTS"
+	done
 done
-mapfile -t alltests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/tests/rdma/TESTS" | awk '{print $1}')
-killers() { grep "^$1 " "$list" | awk '{print $NF}' | tr ',' ' '; }
 
+report_only=${MUTANT_REPORT_ONLY:-0}
+if [ "$report_only" != 1 ]; then
 # 1. The tree: a worktree of build/src at the series, configured like it.
 if [ ! -d "$mt/.git" ] && [ ! -f "$mt/.git" ]; then
 	mkdir -p "$mdir"
@@ -64,10 +70,25 @@ if [ -z "${MUTANT_BASELINE:-}" ]; then
 	"$PINWB_TOP/scripts/check.sh" --kernel "$PINWB_BUILD/bzImage" --results "$base" "${alltests[@]}" > "$out/baseline.log" 2>&1
 fi
 verdict() { [ -f "$2/$1.verdict" ] && cut -d'|' -f2 "$2/$1.verdict" || echo MISSING; }
+# outcome TEST DIR: killed (a FAIL of the test itself), pass, or inconclusive (a skip, no result,
+# a rig failure, a guest that stopped: the mutant did not get a fair run of that test).
+outcome() {
+	local v r
+	v=$(verdict "$1" "$2")
+	case "$v" in
+	PASS) echo pass ;;
+	FAIL|XPASS)
+		r=$(cut -d'|' -f4- "$2/$1.verdict")
+		case "$r" in "no result"*|"rig:"*) echo inconclusive ;; *) echo killed ;; esac ;;
+	*) echo inconclusive ;;
+	esac
+}
 
 # 3. Each mutant.
 for n in "${names[@]}"; do
+	rm -rf "${out:?}/$n" "$out/$n.status"
 	git -C "$mt" reset -q --hard "$head"
+	git -C "$mt" clean -fdq
 	if ! git -C "$mt" apply "$PINWB_TOP/tests/mutants/$n.diff"; then
 		echo "$n|apply-failed" > "$out/$n.status"; note "$n: the diff does not apply to the series"; continue
 	fi
@@ -79,20 +100,28 @@ for n in "${names[@]}"; do
 	# (A mutant no test is expected to kill gets every test, in either mode.)
 	if [ "$mode" = expected ] && [ "$(killers "$n")" != - ]; then read -ra run < <(killers "$n"); else run=("${alltests[@]}"); fi
 	"$PINWB_TOP/scripts/check.sh" --kernel "$mdir/$n.bzImage" --results "$out/$n" "${run[@]}" > "$out/$n.log" 2>&1
-	killed=()
+	killed=() unclear=()
 	for t in "${run[@]}"; do
-		b=$(verdict "$t" "$base") v=$(verdict "$t" "$out/$n")
-		[ "$b" = PASS ] && [ "$v" != PASS ] && killed+=("$t")
+		[ "$(verdict "$t" "$base")" = PASS ] || continue
+		case "$(outcome "$t" "$out/$n")" in
+		killed) killed+=("$t") ;;
+		inconclusive) unclear+=("$t") ;;
+		esac
 	done
-	echo "$n|ran|$(( t1 - t0 ))|$(( $(date +%s) - t1 ))|${killed[*]}" > "$out/$n.status"
-	note "$n: built in $(( t1 - t0 )) s, ran ${#run[@]} test(s) in $(( $(date +%s) - t1 )) s, killed by: ${killed[*]:-NOTHING}"
+	echo "$n|ran|$(( t1 - t0 ))|$(( $(date +%s) - t1 ))|${killed[*]}|${unclear[*]}" > "$out/$n.status"
+	note "$n: built in $(( t1 - t0 )) s, ran ${#run[@]} test(s) in $(( $(date +%s) - t1 )) s, killed by: ${killed[*]:-NOTHING}${unclear[*]:+; inconclusive: ${unclear[*]}}"
 done
 git -C "$mt" reset -q --hard "$head"
+echo "$mode" > "$out/mode"
+fi
+mode=$(cat "$out/mode" 2>/dev/null || echo "$mode")
+base=${MUTANT_BASELINE:-$out/baseline}
 
-# 4. The table: K = killed (passes on the series, not on the mutant), . = passes on both,
-# - = not run, x = fails on the series too.
+# 4. The table: K = killed (passes on the series, FAILs on the mutant), . = passes on both,
+# ? = inconclusive (a skip, no result or a rig failure on the mutant), - = not run,
+# x = does not pass on the series either.
 {
-	echo "# make mutants on $(git -C "$src" log -1 --format='%h %s' "$head" | cut -c1-60) ($mode tests)"
+	echo "pinwb make mutants: $(date -u -r "$out/baseline.log" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?'), commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_TOP/patches/cover-letter.txt") at $(git -C "$src" log -1 --format='%h' "$head"), baseline kernel $(sed -n 's/^kernel: //p' "$base/guest-info" 2>/dev/null), $mode tests"
 	printf '%-28s' mutant
 	for i in "${!alltests[@]}"; do printf ' %2d' $(( i + 1 )); done
 	echo "  killed by"
@@ -103,19 +132,39 @@ git -C "$mt" reset -q --hard "$head"
 			b=$(verdict "$t" "$base") v=$(verdict "$t" "$out/$n")
 			if [ "$st" != ran ] || [ "$v" = MISSING ]; then c=-
 			elif [ "$b" != PASS ]; then c=x
-			elif [ "$v" = PASS ]; then c=.
-			else c=K
+			else
+				case "$(outcome "$t" "$out/$n")" in pass) c=. ;; killed) c=K ;; *) c='?' ;; esac
 			fi
 			printf ' %2s' "$c"
 		done
-		if [ "$st" = ran ]; then k=$(cut -d'|' -f5 "$out/$n.status"); echo "  ${k:-NOT KILLED}"; else echo "  $st"; fi
+		if [ "$st" = ran ]; then
+			k=$(cut -d'|' -f5 "$out/$n.status")
+			if [ -n "$k" ]; then echo "  $k"
+			elif [ "$(killers "$n")" = - ]; then echo "  not killed (as MUTANTS says: see there)"
+			else echo "  NOT KILLED"; fi
+		else echo "  $st"; fi
 	done
 	printf 'columns:'; for i in "${!alltests[@]}"; do printf ' %d=%s' $(( i + 1 )) "${alltests[$i]}"; done; echo
 } > "$out/table.txt"
 cat "$out/table.txt"
-survivors=$(for n in "${names[@]}"; do s=$(cat "$out/$n.status" 2>/dev/null); [ "$(echo "$s" | cut -d'|' -f2)" = ran ] && [ -n "$(echo "$s" | cut -d'|' -f5)" ] || echo "$n"; done)
-if [ -n "$survivors" ]; then
-	echo "not killed (or not run): $(echo "$survivors" | tr '\n' ' ')"
+# make mutants fails on a mutant that no test killed although MUTANTS names killers, on one
+# that was not built or run, and on inconclusive results; a mutant MUTANTS marks "-" (no test
+# expected to kill it, and why) may survive. Expected killers that did not kill are noted.
+bad=() notes=()
+for n in "${names[@]}"; do
+	IFS='|' read -r _ st _ _ k u < "$out/$n.status" 2>/dev/null || st=not-run
+	exp=$(killers "$n")
+	if [ "$st" != ran ]; then bad+=("$n ($st)"); continue; fi
+	[ -z "$u" ] || bad+=("$n (inconclusive: $u)")
+	if [ -z "$k" ] && [ "$exp" != - ]; then bad+=("$n (not killed)"); fi
+	if [ -n "$k" ] && [ "$exp" = - ]; then notes+=("$n: killed by $k although MUTANTS expects no killer: update MUTANTS"); fi
+	for e in $exp; do
+		[ "$e" = - ] || [[ " $k " == *" $e "* ]] || notes+=("$n: expected killer $e did not kill it")
+	done
+done
+for x in "${notes[@]}"; do echo "note: $x"; done
+if [ ${#bad[@]} -gt 0 ]; then
+	echo "make mutants: ${#bad[@]} of ${#names[@]} mutants not accounted for: ${bad[*]}"
 	exit 1
 fi
-echo "all ${#names[@]} mutants killed"
+echo "make mutants: every mutant killed, or marked in MUTANTS as one no test can kill (${#names[@]} mutants)"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Run tests/rdma tests inside a pinwb guest (or on a real host: see README), blktests-style.
+# Run tests/rdma tests inside a pinwb guest (or on a real host: see docs/rig.md), blktests-style.
 #
 # usage: tests/guest-run.sh [TEST...]     (default: every test in tests/rdma/TESTS)
 # For each test: a fresh ext4 (-b 4096) on $PINWB_DISK mounted at $PINWB_SCRATCH, a marker in
@@ -102,6 +102,7 @@ fi
 
 . "$top/tests/rules.sh"
 bad_re="$PINWB_SPLAT_RE|Page cache invalidation failure"
+knob=/sys/kernel/debug/pin_writeback_lock_delay_ms
 
 prepare_scratch() {
 	umount "$PINWB_SCRATCH" 2>/dev/null
@@ -114,7 +115,7 @@ prepare_scratch() {
 # and TEST.dmesg.
 run_once() {
 	local t=$1 run=$2 full=$res/$1.full reason='' cmd rc secs start marker acq rel pins_acq0 splat result allow
-	local timeout_s requires
+	local timeout_s requires leftover runout
 	read -r timeout_s requires < <(meta_of "$t")
 	timeout_s=${PINWB_TEST_TIMEOUT:-$timeout_s}
 	reason=$(unmet "$requires")
@@ -135,14 +136,35 @@ run_once() {
 		echo "fail|0|scratch filesystem: $reason"; return
 	fi
 	[ "$repeat" -gt 1 ] && echo "# ---- run $run of $repeat ----" >> "$full"
+	# The series' test knob starts at 0 for every test, whatever the last one did.
+	[ -w "$knob" ] && echo 0 > "$knob"
 	pins_acq0=$(awk '$1=="nr_foll_pin_acquired"{print $2}' /proc/vmstat)
 	marker=$(kmsg_mark "pinwb-test: $t start")
 	start=$(date +%s.%N)
 	timeout -k 10 "$timeout_s" "${cmd[@]}" >> "$full" 2>&1
 	rc=$?
 	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}')
-	sync
-	umount "$PINWB_SCRATCH" 2>>"$full" || echo "# note: umount $PINWB_SCRATCH failed" >> "$full"
+	leftover=
+	timeout 120 sync || leftover="sync after the test did not return within 120 s"
+	umount "$PINWB_SCRATCH" 2>>"$full" || leftover=${leftover:-"the scratch filesystem could not be unmounted (still in use)"}
+	# What a test must not leave behind: the knob set, mounts of the second disk, loop or
+	# device-mapper devices (the next test would fail for it). Found, it fails this test and
+	# is cleaned up.
+	if [ -r "$knob" ] && [ "$(cat "$knob")" != 0 ]; then
+		leftover=${leftover:-"left $knob at $(cat "$knob")"}; echo 0 > "$knob"
+	fi
+	if grep -qE "^($PINWB_DISK2|/dev/loop[0-9]+|/dev/mapper/[^ ]+) " /proc/mounts; then
+		leftover=${leftover:-"left mounted: $(grep -E "^($PINWB_DISK2|/dev/loop[0-9]+|/dev/mapper/[^ ]+) " /proc/mounts | awk '{print $1 " on " $2}' | head -n 1)"}
+		grep -E "^($PINWB_DISK2|/dev/loop[0-9]+|/dev/mapper/[^ ]+) " /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n 1 umount -l 2>/dev/null
+	fi
+	if command -v dmsetup >/dev/null && DM_DISABLE_UDEV=1 dmsetup ls 2>/dev/null | grep -qv '^No devices found'; then
+		leftover=${leftover:-"left device-mapper devices: $(DM_DISABLE_UDEV=1 dmsetup ls | head -n 1)"}
+		DM_DISABLE_UDEV=1 dmsetup remove_all -f >/dev/null 2>&1
+	fi
+	if command -v losetup >/dev/null && [ -n "$(losetup -a 2>/dev/null)" ]; then
+		leftover=${leftover:-"left loop devices: $(losetup -a | head -n 1)"}
+		losetup -D 2>/dev/null
+	fi
 	kmsg_since "$marker" > "$res/$t.dmesg.run"
 	cat "$res/$t.dmesg.run" >> "$res/$t.dmesg"
 	read -r acq rel < <(pins_settle)
@@ -154,15 +176,28 @@ run_once() {
 	fi
 	rm -f "$res/$t.dmesg.run"
 	reason=
+	# This run's own output (a test run several times appends to TEST.full).
+	if [ "$repeat" -gt 1 ]; then runout=$(sed -n "/^# ---- run $run of/,\$p" "$full"); else runout=$(cat "$full"); fi
 	case $rc in
-	0) result=pass ;;
+	0) result=pass
+	   # Exit 0 must agree with the test's own report.
+	   if grep -q '^not ok' <<< "$runout"; then
+		result=fail; reason="exit 0 but $(grep -m1 '^not ok' <<< "$runout")"
+	   elif ! grep -qE '^ok ' <<< "$runout"; then
+		result=fail; reason="exit 0 without a single passed subtest"
+	   fi ;;
 	4) result=skip; reason=$(grep -E '^# SKIP' "$full" | tail -n 1 | sed 's/^# SKIP //') ;;
-	124|137) result=fail; reason="timed out after ${timeout_s}s" ;;
+	124) result=fail; reason="timed out after ${timeout_s}s" ;;
+	137) result=fail
+	   if awk -v s="$secs" -v t="$timeout_s" 'BEGIN{exit !(s >= t)}'; then reason="timed out after ${timeout_s}s (and ignored SIGTERM)"
+	   else reason="killed by SIGKILL after ${secs}s (not by the timeout: the OOM killer?)"; fi ;;
 	*) result=fail
-	   if [ "$repeat" -gt 1 ]; then sed -n "/^# ---- run $run of/,\$p" "$full"; else cat "$full"; fi |
-		   grep -m1 -E '^not ok|^# FAIL' > "$res/$t.reason"
-	   reason=$(cat "$res/$t.reason"); rm -f "$res/$t.reason" ;;
+	   reason=$(grep -m1 -E '^not ok|^# FAIL' <<< "$runout")
+	   [ -n "$reason" ] || reason="exit status $rc$( [ "$rc" -gt 128 ] && echo " (signal $((rc - 128)))")" ;;
 	esac
+	if [ -n "$leftover" ]; then
+		result=fail; reason="after the test: $leftover${reason:+; $reason}"
+	fi
 	if [ -n "$splat" ]; then
 		result=fail; reason="kernel log: $(echo "$splat" | head -n1 | sed 's/^\[[^]]*\] //')${reason:+; $reason}"
 	fi

@@ -22,11 +22,11 @@ if ! img=$(deb_kernel_image "$ver" "$re" 2>/dev/null); then
     if [ "$ver" = "$(base_get version)" ]; then
       die "no stock kernel image of $ver, the version in patches/BASE. The stock kernel must be the
   binary of the source the series is built on. Either move the base to a version Debian offers
-  (README, \"Moving the base\"), or run with BASE_OK=1 to build on the newest linux-source-6.1 and
+  (docs/rig.md, \"Moving the base\"), or run with BASE_OK=1 to build on the newest linux-source-6.1 and
   compare with its image."
     fi
     die "no stock kernel image of $ver, the linux-source version installed (BASE_OK=1). Install a
-  linux-source version that has an image (above), or move the base (README, \"Moving the base\")."
+  linux-source version that has an image (above), or move the base (docs/rig.md, \"Moving the base\")."
   fi
 fi
 kver=${img#linux-image-}

@@ -127,9 +127,9 @@ int pw_test(int argc, char **argv)
 	pw_tally(buf, 0, NBLK, 3, &t);
 	free(buf);
 	free(map);
-	pw_ok(mapped == NBLK && t.n[PW_BLK_OK] == 0,
-	      "the file's %zu/%d blocks on %s hold ciphertext: %zu of them generation 3's plaintext (want 0)",
-	      mapped, NBLK, dev, t.n[PW_BLK_OK]);
+	pw_ok(mapped == NBLK && t.n[PW_BLK_FOREIGN] == NBLK,
+	      "the file's %zu/%d blocks on %s hold ciphertext: %s (want all foreign: no plaintext, no zeros)",
+	      mapped, NBLK, dev, pw_tally_str(&t));
 
 	/* The device, copied with the MR still registered, mounted, and the file read decrypted. */
 	run("dd if=%s of=%s bs=1M count=%d iflag=direct status=none", dev, img, fs_mb);

@@ -5,10 +5,14 @@
  * and fsync'ed, then the device writes generation 3: from now on block 0's page holds data that
  * exists nowhere else, although PG_dirty was never set on it. madvise(MADV_HWPOISON) on that
  * page makes the kernel handle it as a memory failure; the data is gone, so the next fsync()
- * must fail with EIO. A kernel that classifies the page by PG_dirty alone drops it as a clean
- * page and fsync() returns 0.
+ * must fail with EIO, once (the next one returns 0, as errseq has it). A kernel that classifies
+ * the page by PG_dirty alone drops it as a clean page and fsync() returns 0. Premises asserted:
+ * the page holds generation 3 and is not PG_dirty before, and is HWPoison after (by its PFN,
+ * /proc/kpageflags). The file is removed at the end; the poisoned page stays out of use for
+ * the rest of the guest's life.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,39 +25,84 @@ const char pw_description[] = "MADV_HWPOISON on a pinned page the device wrote a
 
 #define NBLK 16
 
+static uint64_t poisoned_pfn;
+
+/* Is the page block 0 was mapped to (remember_pfn()) marked HWPoison now? */
+static bool hwpoisoned(void)
+{
+	int kpf = open("/proc/kpageflags", O_RDONLY);
+	uint64_t kf = 0;
+	bool ret;
+
+	ret = kpf >= 0 && pread(kpf, &kf, 8, poisoned_pfn * 8) == 8 &&
+	      (kf & (1ull << PW_KPF_HWPOISON));
+	if (kpf >= 0)
+		close(kpf);
+	return ret;
+}
+
+static void remember_pfn(const void *addr)
+{
+	uint64_t pme;
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+
+	if (pm < 0 || pread(pm, &pme, 8, (uintptr_t)addr / sysconf(_SC_PAGESIZE) * 8) != 8)
+		pw_die("/proc/self/pagemap: %s", strerror(errno));
+	close(pm);
+	poisoned_pfn = pme & ((1ull << 55) - 1);
+	if (!(pme >> 63) || !poisoned_pfn)
+		pw_die("block 0's page is not mapped, or its PFN is hidden");
+}
+
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("hwpoison.dat");
-	int ret, err, mret, merr;
+	int ret, err, mret, merr, st0;
+	uint64_t kf0 = 0;
+	enum pw_blk_state b;
 	struct pw_rig r;
 
 	(void)argc; (void)argv;
 	pw_rig_open(&r, path, NBLK, 16);
-	pw_plan(3);
+	pw_plan(4);
 	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 2) || fsync(r.f.fd))
 		pw_die("generation 2: RDMA write or fsync failed");
 	ret = pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 3);
-	pw_ok(!ret, "generation 3 RDMA-written after the last fsync");
+	b = pw_check_block(r.f.addr, 0, 3, NULL);
+	st0 = pw_page_kflags(r.f.addr, &kf0);
+	if (st0 < 0)
+		pw_die("cannot read block 0's page flags (/proc/self/pagemap, /proc/kpageflags)");
+	/* The premise: the data is the device's, and nothing but PG_pin_dirty says so. */
+	pw_ok(!ret && b == PW_BLK_OK && st0 == 0 && !(kf0 & (1ull << PW_KPF_DIRTY)),
+	      "premise: generation 3 RDMA-written after the last fsync is in block 0's page, which is not PG_dirty (%s)",
+	      ret ? "RDMA write failed" : b != PW_BLK_OK ? "the page does not hold it" :
+	      st0 ? "the page is not mapped" : (kf0 & (1ull << PW_KPF_DIRTY)) ? "PG_dirty is set" : "yes");
 
 	/*
 	 * The kernel may report the failure itself as not recovered (EBUSY: the MR's pin is an
-	 * extra reference); what matters is what fsync() says afterwards. EPERM/EINVAL mean no
-	 * memory-failure support at all, which is a broken rig, not a result.
+	 * extra reference); what matters is that the page is poisoned and what fsync() says
+	 * afterwards. EPERM/EINVAL mean no memory-failure support at all, a broken rig.
 	 */
+	remember_pfn(r.f.addr);		/* the PFN, before the PTE goes */
 	mret = madvise(r.f.addr, (size_t)sysconf(_SC_PAGESIZE), MADV_HWPOISON);
 	merr = mret ? errno : 0;
 	if (mret && merr != EBUSY && merr != EIO)
 		pw_die("madvise(MADV_HWPOISON): %s (the kernel needs CONFIG_MEMORY_FAILURE and CAP_SYS_ADMIN)",
 		       strerror(merr));
-	pw_ok(true, "madvise(MADV_HWPOISON) on block 0's page: %s", mret ? strerror(merr) : "0");
+	pw_ok(hwpoisoned(), "madvise(MADV_HWPOISON) on block 0's page (%s): the page is marked HWPoison",
+	      mret ? strerror(merr) : "0");
 
 	ret = fsync(r.f.fd);
 	err = ret ? errno : 0;
 	pw_ok(ret == -1 && err == EIO, "the next fsync() reports the lost page: %s (want EIO)",
 	      ret ? strerror(err) : "returned 0");
-	pw_seen("madvise %s, then fsync %s", mret ? strerror(merr) : "0", ret ? strerror(err) : "0");
+	ret = fsync(r.f.fd);
+	pw_ok(!ret, "the fsync() after it returns 0: the error is reported once (%s)",
+	      ret ? strerror(errno) : "0");
+	pw_seen("madvise %s, then fsync %s", mret ? strerror(merr) : "0", err ? strerror(err) : "0");
 
-	/* The poisoned page must not be touched again: deregister, unmap, close. */
+	/* The poisoned page must not be touched again: deregister, unmap, close, remove. */
 	pw_rig_close(&r);
+	unlink(path);
 	return pw_result();
 }

@@ -9,5 +9,6 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>
 cleanup() { [ -w "$knob" ] && echo 0 > "$knob"; umount "$mnt" 2>/dev/null; }
 trap cleanup EXIT
 mkfs_mount "$disk" /mnt/journalrace ext4 -b 4096 -- nodelalloc
+grep -q " $mnt ext4 .*nodelalloc" /proc/mounts || setup_fail "$mnt is not mounted nodelalloc: $(grep " $mnt " /proc/mounts)"
 echo "# ext4 with journal, mounted nodelalloc, on $disk"
 run_test

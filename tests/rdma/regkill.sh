@@ -4,7 +4,8 @@
 set -u
 desc=$("$(dirname "$0")/bin/regkill" --describe)
 [ "${1:-}" = --describe ] && { echo "$desc"; exit 0; }
-disk=${PINWB_DISK2:-/dev/vdb} name=pinwb-regkill mnt=/mnt/regkill
+# No default for the disk: this test formats it.
+disk=${PINWB_DISK2:-} name=pinwb-regkill mnt=/mnt/regkill
 fail() { echo "KTAP version 1"; echo "1..1"; echo "not ok 1 - setup: $*"; exit 1; }
 command -v dmsetup >/dev/null || fail "dmsetup missing (apt-get install dmsetup)"
 [ -b "$disk" ] || fail "no spare disk $disk (PINWB_DISK2)"

@@ -5,7 +5,8 @@
 set -u
 desc=$("$(dirname "$0")/bin/stable" --describe)
 [ "${1:-}" = --describe ] && { echo "$desc"; exit 0; }
-disk=${PINWB_DISK2:-/dev/vdb} name=pinwb-integ mnt=/mnt/integ
+# No default for the disk: this test formats it.
+disk=${PINWB_DISK2:-} name=pinwb-integ mnt=/mnt/integ
 skip() { echo "KTAP version 1"; echo "1..0"; echo "# SKIP $*"; exit 4; }
 command -v integritysetup >/dev/null || skip "integritysetup missing (apt-get install cryptsetup-bin)"
 [ -b "$disk" ] || skip "no spare disk $disk (PINWB_DISK2)"

@@ -38,7 +38,7 @@ enum way { DEREG, DESTROY, KILL, NWAYS };
 static const char *const way_name[NWAYS] = { "ibv_dereg_mr", "ibv_destroy_qp", "SIGKILL" };
 
 struct tally {
-	unsigned int rounds, changed, landed, posted, ok_wc, bad_wc;
+	unsigned int rounds, changed, landed, inflight, killed, posted, ok_wc, bad_wc;
 };
 
 /* Wait up to 2 s for [view, view + MR_LEN) to differ from before: a write landed. */
@@ -99,13 +99,12 @@ static bool changed_after(const char *addr, size_t len)
 }
 
 /* The child of a KILL round: set up, tell the parent, stream writes until killed. */
-static void __attribute__((noreturn)) child(const char *path, int ready_fd)
+static void __attribute__((noreturn)) child(const char *path, int ready_fd, uint32_t gen)
 {
 	struct pw_qp_pair qp;
 	struct pw_src src;
 	struct pw_fmr f;
 	struct pw_dev d;
-	uint32_t gen = 1;
 	char c = 'r';
 	int ret;
 
@@ -142,7 +141,7 @@ static void round_kill(const char *path, const char *view, struct tally *t)
 		pw_die("fork: %s", strerror(errno));
 	if (!pid) {
 		close(pfd[0]);
-		child(path, pfd[1]);
+		child(path, pfd[1], 1000000 * (t->rounds + 1));
 	}
 	close(pfd[1]);
 	if (read(pfd[0], &c, 1) != 1)
@@ -154,6 +153,7 @@ static void round_kill(const char *path, const char *view, struct tally *t)
 	kill(pid, SIGKILL);
 	if (waitpid(pid, &status, 0) != pid)
 		pw_die("waitpid: %s", strerror(errno));
+	t->killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 	if (changed_after(view, MR_LEN))
 		t->changed++;
 	t->rounds++;
@@ -233,6 +233,7 @@ static void round_local(enum way way, struct pw_dev *d, const char *path, const 
 	struct pw_src src;
 	struct pw_fmr f;
 	char *before;
+	double t0;
 	int ret;
 
 	pw_qp_pair_create(d, &qp, DEPTH);
@@ -250,11 +251,14 @@ static void round_local(enum way way, struct pw_dev *d, const char *path, const 
 	if (pthread_create(&st.thread, NULL, stream_fn, &st))
 		pw_die("pthread_create (RDMA writer)");
 	/* Let the stream get going: a few writes completed, more in flight. */
-	while (atomic_load(&st.ok) < 4)
+	t0 = pw_now();
+	while (atomic_load(&st.ok) < 4 && pw_now() - t0 < 10)
 		usleep(1000);
-	t->landed += landed(view, before);
+	t->landed += atomic_load(&st.ok) >= 4 && landed(view, before);
 	free(before);
 	usleep(1000 * (rand() % 10));
+	/* Writes posted and not completed: in flight at the teardown. */
+	t->inflight += atomic_load(&st.posted) - atomic_load(&st.ok) - atomic_load(&st.bad) > 0;
 	if (way == DEREG) {
 		pw_fmr_dereg(&f);
 	} else {
@@ -286,7 +290,7 @@ int pw_test(int argc, char **argv)
 	(void)argc; (void)argv;
 	srand(getpid());
 	pw_dev_open(&d);
-	pw_plan(3 * NWAYS);
+	pw_plan(4 * NWAYS);
 
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || ftruncate(fd, MR_LEN))
@@ -310,6 +314,12 @@ int pw_test(int argc, char **argv)
 				way_name[w], t[w].rounds, t[w].posted, t[w].ok_wc, t[w].bad_wc);
 		pw_ok(t[w].landed == t[w].rounds, "premise, %s: the stream's writes reached the file before the teardown in %u of %u rounds",
 		      way_name[w], t[w].landed, t[w].rounds);
+		if (w == KILL)
+			pw_ok(t[w].killed == t[w].rounds, "premise, %s: the writer was alive and died of SIGKILL in %u of %u rounds",
+			      way_name[w], t[w].killed, t[w].rounds);
+		else
+			pw_ok(t[w].inflight == t[w].rounds, "premise, %s: writes were in flight at the teardown in %u of %u rounds",
+			      way_name[w], t[w].inflight, t[w].rounds);
 		pw_ok(!t[w].changed, "%s with writes in flight: the file changed after teardown in %u of %u rounds",
 		      way_name[w], t[w].changed, t[w].rounds);
 		left = pw_pins_settle(base, 5000);

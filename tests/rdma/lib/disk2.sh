@@ -9,19 +9,23 @@
 pw_name=$1
 pw_bin=$(dirname "${BASH_SOURCE[0]}")/../bin/$pw_name
 [ "${2:-}" = --describe ] && exec "$pw_bin" --describe
-disk=${PINWB_DISK2:-/dev/vdb}
 setup_fail() { echo "KTAP version 1"; echo "1..1"; echo "not ok 1 - setup: $*"; exit 1; }
+# No default: a wrapper run by hand must not format a disk it was not told about.
+disk=${PINWB_DISK2:-}
+[ -n "$disk" ] || setup_fail "PINWB_DISK2 is not set (the disk this test formats)"
 [ -b "$disk" ] || setup_fail "no spare disk $disk (PINWB_DISK2)"
+! grep -q "^$disk " /proc/mounts || setup_fail "$disk is mounted: $(grep "^$disk " /proc/mounts | head -n 1)"
 mkfs_mount() {
 	local dev=$1 m=$2 fs=$3 mkfs=() opts=
 	shift 3
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do mkfs+=("$1"); shift; done
-	[ "${1:-}" = -- ] && opts=$2
+	[ "${1:-}" = -- ] && opts=${2:-}
 	mnt=$m
 	case "$fs" in btrfs) mkfs=(-f "${mkfs[@]}") ;; *) mkfs=(-F "${mkfs[@]}") ;; esac
+	local err
 	# shellcheck disable=SC2086 # no size: no word
-	"mkfs.$fs" -q "${mkfs[@]}" "$dev" ${fs_size:-} >/dev/null 2>&1 ||
-		setup_fail "mkfs.$fs ${mkfs[*]} $dev ${fs_size:+$fs_size }failed"
+	err=$("mkfs.$fs" -q "${mkfs[@]}" "$dev" ${fs_size:-} 2>&1 >/dev/null) ||
+		setup_fail "mkfs.$fs ${mkfs[*]} $dev ${fs_size:+$fs_size }failed: $(echo "$err" | tail -n 1)"
 	mkdir -p "$mnt"
 	mount -t "$fs" ${opts:+-o "$opts"} "$dev" "$mnt" || setup_fail "mount ${opts:+-o $opts }$dev failed"
 }

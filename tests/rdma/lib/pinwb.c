@@ -910,3 +910,25 @@ bool pw_reap(int pid, int timeout_ms, int *status)
 	} while (pw_now() < end);
 	return false;
 }
+
+int pw_page_kflags(const void *addr, uint64_t *kflags)
+{
+	uint64_t pme, pfn;
+	int pm, kpf, ret = -1;
+
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	kpf = open("/proc/kpageflags", O_RDONLY);
+	if (pm >= 0 && kpf >= 0 &&
+	    pread(pm, &pme, 8, (uintptr_t)addr / sysconf(_SC_PAGESIZE) * 8) == 8) {
+		pfn = pme & ((1ull << 55) - 1);
+		if (!(pme >> 63))
+			ret = 1;
+		else if (pfn && pread(kpf, kflags, 8, pfn * 8) == 8)
+			ret = 0;
+	}
+	if (pm >= 0)
+		close(pm);
+	if (kpf >= 0)
+		close(kpf);
+	return ret;
+}

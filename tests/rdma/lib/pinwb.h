@@ -225,6 +225,16 @@ uint64_t *pw_block_map(const char *path, size_t nblocks, char *dev, size_t devle
 /* Read those blocks straight from the device with O_DIRECT (zeros where not on disk). */
 void *pw_read_disk(const char *dev, const uint64_t *map, size_t nblocks);
 
+/*
+ * The page behind a virtual address of this process: 0 and *kflags set to its /proc/kpageflags
+ * word (KPF_* bits, include/uapi/linux/kernel-page-flags.h) if it is mapped, 1 if it is not
+ * mapped (no PTE), -1 if that cannot be known (no /proc/kpageflags, no CAP_SYS_ADMIN).
+ */
+#define PW_KPF_DIRTY		4
+#define PW_KPF_WRITEBACK	8
+#define PW_KPF_HWPOISON		19
+int pw_page_kflags(const void *addr, uint64_t *kflags);
+
 /* ---- reporting for make repro ---- */
 /* "# seen: ..." : the one line make repro shows for this test on this kernel. */
 void pw_seen(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
