@@ -6,7 +6,8 @@
  * runs in a loop and a CPU thread keeps the pages dirty through the mapping (rewriting one
  * byte with its own value: a write fault, so the page is dirty and fsync writes it while the
  * NIC writes it too). Then the writes stop, caches are dropped and every block is read back with
- * O_DIRECT from the device at the file's blocks while the MR is still registered (buffered
+ * O_DIRECT from the device at the file's blocks while the MR is still registered, three times
+ * (three rounds of 10 s, each checked: more chances for a torn write to be the last one) (buffered
  * reads would be served by the pinned pages, and any sync would rewrite the blocks with no
  * DMA going on): no read may fail. A block written while its checksum was computed fails its check
  * (EILSEQ); stable.sh also fails on "Checksum failed" in the kernel log.
@@ -27,6 +28,7 @@
 const char pw_description[] = "RDMA writes during fsync loops leave no checksum errors on a stable-writes device";
 
 #define NBLK 1024
+#define ROUNDS 3
 
 struct dirtier {
 	char *addr;
@@ -57,12 +59,12 @@ int pw_test(int argc, char **argv)
 	struct pw_rig r;
 	struct pw_writer w;
 	struct dirtier dt = { 0 };
-	unsigned int fsyncs = 0, fsync_err = 0, bad = 0, first_bad = 0;
+	unsigned int fsyncs = 0, fsync_err = 0, bad = 0, first_bad = 0, passes = 0, errors = 0;
 	time_t end;
 	pthread_t dth;
 	char *buf, dev[64];
 	uint64_t *map;
-	int fd;
+	int fd, round;
 	size_t b;
 
 	(void)argc; (void)argv;
@@ -75,54 +77,70 @@ int pw_test(int argc, char **argv)
 		if (map[b] == PW_NOT_ON_DISK)
 			pw_die("block %zu has no allocated block after fsync", b);
 
-	pw_writer_start(&w, &r.qp, &r.src, r.f.mr, NBLK, 2);
-	dt.addr = r.f.addr;
-	if (pthread_create(&dth, NULL, dirtier_fn, &dt))
-		pw_die("pthread_create");
-	end = time(NULL) + secs;
-	while (time(NULL) < end) {
-		if (fsync(r.f.fd))
-			fsync_err++;
-		fsyncs++;
-	}
-	pw_writer_stop(&w);
-	atomic_store(&dt.stop, 1);
-	pthread_join(dth, NULL);
-	pw_info("%d s: %u fsyncs (%u failed), %u RDMA passes and %lu CPU dirtying passes over %d blocks",
-		secs, fsyncs, fsync_err, atomic_load(&w.passes), dt.passes, NBLK);
-	pw_ok(!atomic_load(&w.errors) && !fsync_err, "RDMA writes and fsyncs completed without error");
-
 	/*
-	 * No sync from here on: writing the (still dirty) pages again with no DMA going on would
-	 * repair what the device holds. Drop clean caches and read the device itself at the
-	 * file's blocks, so no page-cache flush runs first.
+	 * ROUNDS rounds of secs / ROUNDS seconds, each checked on its own: a block is caught only
+	 * if the last write of it before the check was torn, so several stops give the bug
+	 * several chances to show (a single 30 s round once found nothing on stock, 30 Nov).
 	 */
-	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-	if (fd < 0 || write(fd, "3", 1) != 1)
-		pw_info("drop_caches: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
 	fd = open(dev, O_RDONLY | O_DIRECT);
 	if (fd < 0 || posix_memalign((void **)&buf, PW_BLOCK, PW_BLOCK))
 		pw_die("open %s O_DIRECT: %s", dev, strerror(errno));
-	for (b = 0; b < NBLK; b++)
-		if (pread(fd, buf, PW_BLOCK, map[b]) != PW_BLOCK) {
-			if (!bad++)
-				first_bad = b;
-			if (bad <= 3)
-				pw_info("O_DIRECT read of block %zu (%s at %llu): %s", b, dev,
-					(unsigned long long)map[b], strerror(errno));
+	dt.addr = r.f.addr;
+	for (round = 0; round < ROUNDS; round++) {
+		unsigned int round_bad = 0;
+		int dfd;
+
+		pw_writer_start(&w, &r.qp, &r.src, r.f.mr, NBLK, 2 + round * 1000000);
+		atomic_store(&dt.stop, 0);
+		if (pthread_create(&dth, NULL, dirtier_fn, &dt))
+			pw_die("pthread_create");
+		end = time(NULL) + secs / ROUNDS;
+		while (time(NULL) < end) {
+			if (fsync(r.f.fd))
+				fsync_err++;
+			fsyncs++;
 		}
+		pw_writer_stop(&w);
+		atomic_store(&dt.stop, 1);
+		pthread_join(dth, NULL);
+		passes += atomic_load(&w.passes);
+		errors += atomic_load(&w.errors);
+
+		/*
+		 * No sync from here on: writing the (still dirty) pages again with no DMA going on
+		 * would repair what the device holds. Drop clean caches and read the device
+		 * itself at the file's blocks, so no page-cache flush runs first.
+		 */
+		dfd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+		if (dfd < 0 || write(dfd, "3", 1) != 1)
+			pw_info("drop_caches: %s", strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		for (b = 0; b < NBLK; b++)
+			if (pread(fd, buf, PW_BLOCK, map[b]) != PW_BLOCK) {
+				if (!bad++)
+					first_bad = b;
+				round_bad++;
+				if (bad <= 3)
+					pw_info("round %d: O_DIRECT read of block %zu (%s at %llu): %s", round + 1,
+						b, dev, (unsigned long long)map[b], strerror(errno));
+			}
+		pw_info("round %d: %u of %d blocks unreadable", round + 1, round_bad, NBLK);
+	}
 	close(fd);
 	free(buf);
+	pw_info("%d s in %d rounds: %u fsyncs (%u failed), %u RDMA passes and %lu CPU dirtying passes over %d blocks",
+		secs, ROUNDS, fsyncs, fsync_err, passes, dt.passes, NBLK);
+	pw_ok(!errors && !fsync_err, "RDMA writes and fsyncs completed without error");
 	if (bad)
 		pw_info("first failing block: %u", first_bad);
-	pw_ok(!bad, "every block reads back with O_DIRECT while registered (%u of %d failed)", bad, NBLK);
+	pw_ok(!bad, "every block reads back with O_DIRECT while registered, after each of %d rounds (%u reads of %d blocks failed)",
+	      ROUNDS, bad, NBLK * ROUNDS);
 
 	pw_fmr_dereg(&r.f);
 	pw_ok(!fsync(r.f.fd), "fsync after deregistration");
-	pw_seen("%u fsyncs under %u RDMA passes: %u of %d blocks unreadable (checksum) while registered",
-		fsyncs, atomic_load(&w.passes), bad, NBLK);
+	pw_seen("%u fsyncs under %u RDMA passes in %d rounds: %u of %d block reads failed (checksum) while registered",
+		fsyncs, passes, ROUNDS, bad, NBLK * ROUNDS);
 	pw_metric(bad, "blocks unreadable");
 
 	pw_rig_close(&r);
