@@ -115,7 +115,7 @@ prepare_scratch() {
 # and TEST.dmesg.
 run_once() {
 	local t=$1 run=$2 full=$res/$1.full reason='' cmd rc secs start marker acq rel pins_acq0 splat result allow
-	local timeout_s requires leftover runout
+	local timeout_s requires leftover runout left
 	read -r timeout_s requires < <(meta_of "$t")
 	timeout_s=${PINWB_TEST_TIMEOUT:-$timeout_s}
 	reason=$(unmet "$requires")
@@ -153,9 +153,10 @@ run_once() {
 	if [ -r "$knob" ] && [ "$(cat "$knob")" != 0 ]; then
 		leftover=${leftover:-"left $knob at $(cat "$knob")"}; echo 0 > "$knob"
 	fi
-	if grep -qE "^($PINWB_DISK2|/dev/loop[0-9]+|/dev/mapper/[^ ]+) " /proc/mounts; then
-		leftover=${leftover:-"left mounted: $(grep -E "^($PINWB_DISK2|/dev/loop[0-9]+|/dev/mapper/[^ ]+) " /proc/mounts | awk '{print $1 " on " $2}' | head -n 1)"}
-		grep -E "^($PINWB_DISK2|/dev/loop[0-9]+|/dev/mapper/[^ ]+) " /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n 1 umount -l 2>/dev/null
+	left=$(grep -E "^($PINWB_DISK2|/dev/loop[0-9]+|/dev/mapper/[^ ]+) " /proc/mounts)
+	if [ -n "$left" ]; then
+		leftover=${leftover:-"left mounted: $(awk '{print $1 " on " $2; exit}' <<< "$left")"}
+		awk '{print $2}' <<< "$left" | sort -r | xargs -r -n 1 umount -l 2>/dev/null
 	fi
 	if command -v dmsetup >/dev/null && DM_DISABLE_UDEV=1 dmsetup ls 2>/dev/null | grep -qv '^No devices found'; then
 		leftover=${leftover:-"left device-mapper devices: $(DM_DISABLE_UDEV=1 dmsetup ls | head -n 1)"}

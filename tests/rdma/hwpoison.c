@@ -25,40 +25,11 @@ const char pw_description[] = "MADV_HWPOISON on a pinned page the device wrote a
 
 #define NBLK 16
 
-static uint64_t poisoned_pfn;
-
-/* Is the page block 0 was mapped to (remember_pfn()) marked HWPoison now? */
-static bool hwpoisoned(void)
-{
-	int kpf = open("/proc/kpageflags", O_RDONLY);
-	uint64_t kf = 0;
-	bool ret;
-
-	ret = kpf >= 0 && pread(kpf, &kf, 8, poisoned_pfn * 8) == 8 &&
-	      (kf & (1ull << PW_KPF_HWPOISON));
-	if (kpf >= 0)
-		close(kpf);
-	return ret;
-}
-
-static void remember_pfn(const void *addr)
-{
-	uint64_t pme;
-	int pm = open("/proc/self/pagemap", O_RDONLY);
-
-	if (pm < 0 || pread(pm, &pme, 8, (uintptr_t)addr / sysconf(_SC_PAGESIZE) * 8) != 8)
-		pw_die("/proc/self/pagemap: %s", strerror(errno));
-	close(pm);
-	poisoned_pfn = pme & ((1ull << 55) - 1);
-	if (!(pme >> 63) || !poisoned_pfn)
-		pw_die("block 0's page is not mapped, or its PFN is hidden");
-}
-
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("hwpoison.dat");
 	int ret, err, mret, merr, st0;
-	uint64_t kf0 = 0;
+	uint64_t kf0 = 0, kf1 = 0, pfn;
 	enum pw_blk_state b;
 	struct pw_rig r;
 
@@ -83,13 +54,15 @@ int pw_test(int argc, char **argv)
 	 * extra reference); what matters is that the page is poisoned and what fsync() says
 	 * afterwards. EPERM/EINVAL mean no memory-failure support at all, a broken rig.
 	 */
-	remember_pfn(r.f.addr);		/* the PFN, before the PTE goes */
+	pfn = pw_page_pfn(r.f.addr);	/* the PFN, before the PTE goes */
+	if (!pfn)
+		pw_die("block 0's page is not mapped, or its PFN is hidden");
 	mret = madvise(r.f.addr, (size_t)sysconf(_SC_PAGESIZE), MADV_HWPOISON);
 	merr = mret ? errno : 0;
 	if (mret && merr != EBUSY && merr != EIO)
 		pw_die("madvise(MADV_HWPOISON): %s (the kernel needs CONFIG_MEMORY_FAILURE and CAP_SYS_ADMIN)",
 		       strerror(merr));
-	pw_ok(hwpoisoned(), "madvise(MADV_HWPOISON) on block 0's page (%s): the page is marked HWPoison",
+	pw_ok(!pw_pfn_kflags(pfn, &kf1) && (kf1 & (1ull << PW_KPF_HWPOISON)), "madvise(MADV_HWPOISON) on block 0's page (%s): the page is marked HWPoison",
 	      mret ? strerror(merr) : "0");
 
 	ret = fsync(r.f.fd);

@@ -35,21 +35,10 @@ const char pw_description[] = "chattr +j inside the window between a registratio
 #define LEN ((size_t)NBLK * PW_BLOCK)
 #define DELAY_MS 2000
 #define SWITCH_AT_S 0.2
-#define KNOB "/sys/kernel/debug/pin_writeback_lock_delay_ms"
 
 static int fd;
 static int switch_err;
 static double switch_done;
-
-static bool knob_set(unsigned int ms)
-{
-	FILE *f = fopen(KNOB, "w");
-
-	if (!f)
-		return false;
-	fprintf(f, "%u\n", ms);
-	return fclose(f) == 0;
-}
 
 static long long pins_before;
 static bool switched_in_window;
@@ -128,11 +117,11 @@ int pw_test(int argc, char **argv)
 	if (addr == MAP_FAILED)
 		pw_die("mmap: %s", strerror(errno));
 
-	knob = knob_set(DELAY_MS);
+	knob = pw_knob_set(DELAY_MS);
 	if (series)
-		pw_ok(knob, "the window can be opened: %s %s", KNOB, knob ? "set" : "missing");
+		pw_ok(knob, "the window can be opened: %s %s", PW_KNOB, knob ? "set" : "missing");
 	else
-		pw_skip("kernel without the series: no window to open (no %s)", KNOB);
+		pw_skip("kernel without the series: no window to open (no %s)", PW_KNOB);
 
 	status_fd = open("/proc/self/status", O_RDONLY);
 	pins_before = vmpin();
@@ -146,7 +135,7 @@ int pw_test(int argc, char **argv)
 	t1 = pw_now();
 	pthread_join(th, NULL);
 	if (knob)
-		knob_set(0);
+		pw_knob_set(0);
 	ioctl(fd, FS_IOC_GETFLAGS, &fl);
 	pw_info("registration %s after %.2f s; chattr +j %s at %.2f s; the inode is %sdata=journal",
 		mr ? "succeeded" : strerror(reg_err), t1 - t0,

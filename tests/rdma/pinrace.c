@@ -31,7 +31,6 @@ const char pw_description[] = "writeback between GUP's pin and its folio lock (o
 #define NBLK 16
 #define LEN ((size_t)NBLK * PW_BLOCK)
 #define DELAY_MS 250
-#define KNOB "/sys/kernel/debug/pin_writeback_lock_delay_ms"
 
 static int fd;
 static atomic_int stop;
@@ -46,16 +45,6 @@ static void *flusher(void *arg)
 		usleep(10000);
 	}
 	return NULL;
-}
-
-static bool knob_set(unsigned int ms)
-{
-	FILE *f = fopen(KNOB, "w");
-
-	if (!f)
-		return false;
-	fprintf(f, "%u\n", ms);
-	return fclose(f) == 0;
 }
 
 int pw_test(int argc, char **argv)
@@ -87,12 +76,12 @@ int pw_test(int argc, char **argv)
 	if (addr == MAP_FAILED)
 		pw_die("mmap: %s", strerror(errno));
 
-	knob = knob_set(DELAY_MS);
+	knob = pw_knob_set(DELAY_MS);
 	if (series)
-		pw_ok(knob, "the window can be opened: %s %s", KNOB,
+		pw_ok(knob, "the window can be opened: %s %s", PW_KNOB,
 		      knob ? "set" : "missing (kernel without CONFIG_DEBUG_PIN_WRITEBACK)");
 	else
-		pw_skip("kernel without the series: no window to open (no %s)", KNOB);
+		pw_skip("kernel without the series: no window to open (no %s)", PW_KNOB);
 
 	s0 = pw_dev_sectors_written(path);
 	wait0 = pw_vmstat("pin_writeback_wait");
@@ -104,7 +93,7 @@ int pw_test(int argc, char **argv)
 	stop = 1;
 	pthread_join(th, NULL);
 	if (knob)
-		knob_set(0);
+		pw_knob_set(0);
 	s1 = pw_dev_sectors_written(path);
 	wait1 = pw_vmstat("pin_writeback_wait");
 	if (!mr)

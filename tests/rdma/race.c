@@ -34,36 +34,26 @@ const char pw_description[] = "registering an MR over pages under writeback, the
 
 #define NBLK 16
 #define BALLAST 1024		/* blocks, after the NBLK under test */
-#define KPF_WRITEBACK 8
 #define ITERATIONS 200
 #define MAX_S 60
 
 /* How many pages of [addr, addr + n pages) are under writeback; -1 if that cannot be known. */
 static int pages_under_writeback(const char *addr, size_t n)
 {
-	uint64_t pme[NBLK], flags;
-	int pm, kpf, count = 0;
+	uint64_t flags;
+	int count = 0;
 	size_t i;
 
-	pm = open("/proc/self/pagemap", O_RDONLY);
-	kpf = open("/proc/kpageflags", O_RDONLY);
-	if (pm < 0 || kpf < 0 || n > NBLK ||
-	    pread(pm, pme, n * 8, (uintptr_t)addr / PW_BLOCK * 8) != (ssize_t)(n * 8))
-		count = -1;
-	for (i = 0; count >= 0 && i < n; i++) {
-		uint64_t pfn = pme[i] & ((1ull << 55) - 1);
-
-		if (!(pme[i] >> 63) || !pfn)
-			continue;	/* not present, or no PFN without CAP_SYS_ADMIN */
-		if (pread(kpf, &flags, 8, pfn * 8) != 8)
-			count = -1;
-		else if (flags & (1ull << KPF_WRITEBACK))
-			count++;
-	}
-	if (pm >= 0)
-		close(pm);
-	if (kpf >= 0)
-		close(kpf);
+	for (i = 0; i < n; i++)
+		switch (pw_page_kflags(addr + i * PW_BLOCK, &flags)) {
+		case 0:
+			count += !!(flags & (1ull << PW_KPF_WRITEBACK));
+			break;
+		case 1:
+			break;		/* not mapped */
+		default:
+			return -1;	/* no kpageflags, or no PFN without CAP_SYS_ADMIN */
+		}
 	return count;
 }
 

@@ -911,24 +911,54 @@ bool pw_reap(int pid, int timeout_ms, int *status)
 	return false;
 }
 
+uint64_t pw_page_pfn(const void *addr)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t pme = 0;
+
+	if (pm < 0)
+		return 0;
+	if (pread(pm, &pme, 8, (uintptr_t)addr / sysconf(_SC_PAGESIZE) * 8) != 8)
+		pme = 0;
+	close(pm);
+	return (pme >> 63) ? pme & ((1ull << 55) - 1) : 0;
+}
+
+int pw_pfn_kflags(uint64_t pfn, uint64_t *kflags)
+{
+	int kpf = open("/proc/kpageflags", O_RDONLY), ret;
+
+	if (kpf < 0)
+		return -1;
+	ret = pread(kpf, kflags, 8, pfn * 8) == 8 ? 0 : -1;
+	close(kpf);
+	return ret;
+}
+
 int pw_page_kflags(const void *addr, uint64_t *kflags)
 {
+	int pm = open("/proc/self/pagemap", O_RDONLY);
 	uint64_t pme, pfn;
-	int pm, kpf, ret = -1;
+	int ret = -1;
 
-	pm = open("/proc/self/pagemap", O_RDONLY);
-	kpf = open("/proc/kpageflags", O_RDONLY);
-	if (pm >= 0 && kpf >= 0 &&
-	    pread(pm, &pme, 8, (uintptr_t)addr / sysconf(_SC_PAGESIZE) * 8) == 8) {
+	if (pm >= 0 && pread(pm, &pme, 8, (uintptr_t)addr / sysconf(_SC_PAGESIZE) * 8) == 8) {
 		pfn = pme & ((1ull << 55) - 1);
 		if (!(pme >> 63))
 			ret = 1;
-		else if (pfn && pread(kpf, kflags, 8, pfn * 8) == 8)
+		else if (pfn && !pw_pfn_kflags(pfn, kflags))
 			ret = 0;
 	}
 	if (pm >= 0)
 		close(pm);
-	if (kpf >= 0)
-		close(kpf);
 	return ret;
+}
+
+bool pw_knob_set(unsigned int ms)
+{
+	FILE *f = fopen(PW_KNOB, "w");
+
+	if (!f)
+		return false;
+	fprintf(f, "%u\n", ms);
+	return fclose(f) == 0;
 }

@@ -234,6 +234,16 @@ void *pw_read_disk(const char *dev, const uint64_t *map, size_t nblocks);
 #define PW_KPF_WRITEBACK	8
 #define PW_KPF_HWPOISON		19
 int pw_page_kflags(const void *addr, uint64_t *kflags);
+/* The PFN behind addr, 0 if not mapped or hidden; a PFN's kpageflags word (0 or -1). */
+uint64_t pw_page_pfn(const void *addr);
+int pw_pfn_kflags(uint64_t pfn, uint64_t *kflags);
+
+/*
+ * The series' test knob (CONFIG_GUP_TEST): a delay between a long-term write pin and GUP's
+ * folio lock. pw_knob_set() returns false if the kernel has no such knob.
+ */
+#define PW_KNOB "/sys/kernel/debug/pin_writeback_lock_delay_ms"
+bool pw_knob_set(unsigned int ms);
 
 /* ---- reporting for make repro ---- */
 /* "# seen: ..." : the one line make repro shows for this test on this kernel. */
