@@ -55,7 +55,7 @@ int pw_test(int argc, char **argv)
 	struct pw_rig r;
 	int fd;
 
-	if (argc == 3 && !strcmp(argv[1], "--verify"))
+	if (argc >= 3 && !strcmp(argv[1], "--verify"))
 		return verify(argv[2]);
 	if (!res || !getenv("PINWB_CRASH_OK"))
 		pw_skip_all("needs the host to kill the guest: run through tests/rdma/crash.host (make check does)");
