@@ -12,19 +12,24 @@
  * whichever ends first; nothing may be lost in any of them. (On a stock kernel the first check
  * passes, because registration write-faults the pages dirty, and the second fails.)
  *
- * Under QEMU a 64 KiB write completes before sync_file_range() returns, so each iteration also
- * dirties 4 MiB of ballast further in the file and starts its writeback first: the 16 blocks'
- * I/O then queues behind it. How many of the 16 pages really were under writeback when
- * ibv_reg_mr was called (PG_writeback, from /proc/self/pagemap and /proc/kpageflags) is
- * counted; at least one page must have been (the premise: without it the run never opened the
- * window it is named after, and its passes would prove nothing).
+ * Under QEMU a 64 KiB write completes before sync_file_range() returns, and on a debug kernel
+ * even 4 MiB of ballast written first did not keep the pages under writeback until GUP reached
+ * them. So the filesystem is on a dm-linear device (tests/rdma/race.sh, PINWB_DM) that is
+ * suspended (--nolockfs) before sync_file_range(): the writeback's bios wait in dm, and a child
+ * resumes the device HOLD_MS after ibv_reg_mr was called. How many of the 16 pages really were
+ * under writeback when ibv_reg_mr was called (PG_writeback, from /proc/self/pagemap and
+ * /proc/kpageflags) is counted; at least one page must have been, and with the series the pins
+ * must have waited for it (the premise: without it the run never opened the window it is
+ * named after, and its passes would prove nothing).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +41,37 @@ const char pw_description[] = "registering an MR over pages under writeback, the
 #define BALLAST 1024		/* blocks, after the NBLK under test */
 #define ITERATIONS 200
 #define MAX_S 60
+#define HOLD_MS 100
+
+extern char **environ;
+static const char *dm;
+
+static void dm_suspend(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "DM_DISABLE_UDEV=1 dmsetup suspend --nolockfs %s", dm);
+	if (system(cmd))
+		pw_die("%s failed", cmd);
+}
+
+/*
+ * Resume the device HOLD_MS from now, from a child: the registration it unblocks holds
+ * mmap_lock, so nothing in this process may fork or allocate meanwhile (posix_spawn() shares
+ * the address space until the exec).
+ */
+static pid_t dm_resume_later(void)
+{
+	char cmd[256];
+	char *argv[] = { "sh", "-c", cmd, NULL };
+	pid_t pid;
+
+	snprintf(cmd, sizeof(cmd), "sleep %d.%03d; DM_DISABLE_UDEV=1 dmsetup resume %s",
+		 HOLD_MS / 1000, HOLD_MS % 1000, dm);
+	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ))
+		pw_die("posix_spawn dmsetup resume: %s", strerror(errno));
+	return pid;
+}
 
 /* How many pages of [addr, addr + n pages) are under writeback; -1 if that cannot be known. */
 static int pages_under_writeback(const char *addr, size_t n)
@@ -71,9 +107,12 @@ int pw_test(int argc, char **argv)
 	uint64_t *map;
 	double t0;
 	size_t i;
-	int fd, k;
+	int fd, k, err;
 
 	(void)argc; (void)argv;
+	dm = getenv("PINWB_DM");
+	if (!dm)
+		pw_die("PINWB_DM is not set: run tests/rdma/race.sh");
 	pw_dev_open(&d);
 	pw_plan(3);
 	pw_qp_pair_create(&d, &qp, 32);
@@ -104,11 +143,15 @@ int pw_test(int argc, char **argv)
 		char *buf;
 		int wb, round;
 
+		pid_t resumer;
+		int st;
+
 		memset(ballast, it & 0xff, BALLAST * PW_BLOCK);
 		if (pwrite(fd, ballast, BALLAST * PW_BLOCK, len) != BALLAST * PW_BLOCK)
 			pw_die("write ballast: %s", strerror(errno));
 		for (i = 0; i < NBLK; i++)
 			pw_fill_block(addr + i * PW_BLOCK, i, cpu_gen);
+		dm_suspend();
 		if (sync_file_range(fd, len, BALLAST * PW_BLOCK, SYNC_FILE_RANGE_WRITE) ||
 		    sync_file_range(fd, 0, len, SYNC_FILE_RANGE_WRITE))
 			pw_die("sync_file_range: %s", strerror(errno));
@@ -119,9 +162,13 @@ int pw_test(int argc, char **argv)
 			wb_pages += wb;
 			wb_iters++;
 		}
+		resumer = dm_resume_later();
 		mr = ibv_reg_mr(d.pd, addr, len, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+		err = errno;
+		if (waitpid(resumer, &st, 0) != resumer || !WIFEXITED(st) || WEXITSTATUS(st))
+			pw_die("iteration %u: dmsetup resume %s failed", it, dm);
 		if (!mr)
-			pw_die("iteration %u: ibv_reg_mr: %s", it, strerror(errno));
+			pw_die("iteration %u: ibv_reg_mr: %s", it, strerror(err));
 		for (round = 0; round < 2; round++, rdma_gen++) {
 			if (pw_write_gen(&qp, &src, mr, 0, NBLK, rdma_gen)) {
 				rdma_errors++;
