@@ -5,6 +5,8 @@
 #   setup_fail MESSAGE                          a KTAP failure of the setup, exit 1
 #   [fs_size=SIZE] mkfs_mount DEV MNT FSTYPE MKFS_ARGS... [-- MOUNT_OPTIONS]
 #                                               mkfs DEV (SIZE: of the filesystem), mount it on MNT
+#   dm_linear DM_NAME                           a dm-linear device over the disk, $dev, removed
+#                                               (resumed, its table whole again, unmounted) at exit
 #   [VAR=VALUE...] run_test                     bin/NAME with PINWB_SCRATCH=$mnt (and VARs)
 pw_name=$1
 pw_bin=$(dirname "${BASH_SOURCE[0]}")/../bin/$pw_name
@@ -30,3 +32,20 @@ mkfs_mount() {
 	mount -t "$fs" ${opts:+-o "$opts"} "$dev" "$mnt" || setup_fail "mount ${opts:+-o $opts }$dev failed"
 }
 run_test() { PINWB_SCRATCH="$mnt" "$pw_bin"; }
+dm_linear() {
+	dm_name=$1
+	command -v dmsetup >/dev/null || setup_fail "dmsetup missing (apt-get install dmsetup)"
+	export DM_DISABLE_UDEV=1	# no udev in the guest: libdevmapper makes the nodes itself
+	dm_size=$(blockdev --getsz "$disk") || setup_fail "blockdev --getsz $disk failed"
+	trap dm_cleanup EXIT
+	echo "0 $dm_size linear $disk 0" | dmsetup create "$dm_name" || setup_fail "dmsetup create $dm_name failed"
+	dev=/dev/mapper/$dm_name
+}
+# Whatever the test left: the device resumed and whole again, then unmounted and removed.
+dm_cleanup() {
+	dmsetup resume --nolockfs "$dm_name" 2>/dev/null
+	echo "0 $dm_size linear $disk 0" | dmsetup load "$dm_name" 2>/dev/null &&
+		dmsetup resume --nolockfs "$dm_name" 2>/dev/null
+	[ -n "${mnt:-}" ] && umount "$mnt" 2>/dev/null
+	dmsetup remove "$dm_name" 2>/dev/null
+}
