@@ -41,6 +41,21 @@ for n in "${names[@]}"; do
 	done
 done
 
+verdict() { [ -f "$2/$1.verdict" ] && cut -d'|' -f2 "$2/$1.verdict" || echo MISSING; }
+# outcome TEST DIR: killed (a FAIL of the test itself), pass, or inconclusive (a skip, no result,
+# a rig failure, a guest that stopped: the mutant did not get a fair run of that test).
+outcome() {
+	local v r
+	v=$(verdict "$1" "$2")
+	case "$v" in
+	PASS) echo pass ;;
+	FAIL|XPASS)
+		r=$(cut -d'|' -f4- "$2/$1.verdict")
+		case "$r" in "no result"*|"rig:"*) echo inconclusive ;; *) echo killed ;; esac ;;
+	*) echo inconclusive ;;
+	esac
+}
+
 report_only=${MUTANT_REPORT_ONLY:-0}
 if [ "$report_only" != 1 ]; then
 # 1. The tree: a worktree of build/src at the series, configured like it.
@@ -69,21 +84,6 @@ if [ -z "${MUTANT_BASELINE:-}" ]; then
 	note "baseline: the series, every test"
 	"$PINWB_TOP/scripts/check.sh" --kernel "$PINWB_BUILD/bzImage" --results "$base" "${alltests[@]}" > "$out/baseline.log" 2>&1
 fi
-verdict() { [ -f "$2/$1.verdict" ] && cut -d'|' -f2 "$2/$1.verdict" || echo MISSING; }
-# outcome TEST DIR: killed (a FAIL of the test itself), pass, or inconclusive (a skip, no result,
-# a rig failure, a guest that stopped: the mutant did not get a fair run of that test).
-outcome() {
-	local v r
-	v=$(verdict "$1" "$2")
-	case "$v" in
-	PASS) echo pass ;;
-	FAIL|XPASS)
-		r=$(cut -d'|' -f4- "$2/$1.verdict")
-		case "$r" in "no result"*|"rig:"*) echo inconclusive ;; *) echo killed ;; esac ;;
-	*) echo inconclusive ;;
-	esac
-}
-
 # 3. Each mutant.
 for n in "${names[@]}"; do
 	rm -rf "${out:?}/$n" "$out/$n.status"
@@ -113,9 +113,10 @@ for n in "${names[@]}"; do
 done
 git -C "$mt" reset -q --hard "$head"
 echo "$mode" > "$out/mode"
+echo "$base" > "$out/base"
 fi
 mode=$(cat "$out/mode" 2>/dev/null || echo "$mode")
-base=${MUTANT_BASELINE:-$out/baseline}
+base=${MUTANT_BASELINE:-$(cat "$out/base" 2>/dev/null || echo "$out/baseline")}
 
 # 4. The table: K = killed (passes on the series, FAILs on the mutant), . = passes on both,
 # ? = inconclusive (a skip, no result or a rig failure on the mutant), - = not run,
@@ -152,7 +153,7 @@ cat "$out/table.txt"
 # expected to kill it, and why) may survive. Expected killers that did not kill are noted.
 bad=() notes=()
 for n in "${names[@]}"; do
-	IFS='|' read -r _ st _ _ k u < "$out/$n.status" 2>/dev/null || st=not-run
+	IFS='|' read -r _ st _ _ k u 2>/dev/null < "$out/$n.status" || st=not-run
 	exp=$(killers "$n")
 	if [ "$st" != ran ]; then bad+=("$n ($st)"); continue; fi
 	[ -z "$u" ] || bad+=("$n (inconclusive: $u)")

@@ -4,6 +4,7 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 n=$(series_patches | wc -l)
 [ "$n" -gt 0 ] || { note "patches/series is empty: nothing to check"; exit 0; }
+mkdir -p "$PINWB_BUILD"
 for i in $(seq 1 "$n"); do
 	p=$(series_patches | sed -n "${i}p")
 	if UPTO=$i "$PINWB_TOP/scripts/kernel/build.sh" >/dev/null 2>"$PINWB_BUILD/series-check.err"; then
