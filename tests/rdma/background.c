@@ -35,46 +35,11 @@ static const char *const knob[] = {
 	"/proc/sys/vm/dirty_expire_centisecs", "/proc/sys/vm/dirty_writeback_centisecs",
 };
 static const long want[] = { 500, 100 };
-static long saved[2] = { -1, -1 };
-
-static long read_knob(const char *p)
-{
-	FILE *f = fopen(p, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static int write_knob(const char *p, long v)
-{
-	FILE *f = fopen(p, "w");
-	int ret;
-
-	if (!f)
-		return -1;
-	ret = fprintf(f, "%ld\n", v) < 0;
-	ret |= fclose(f) != 0;
-	return ret ? -1 : 0;
-}
-
-static void restore_knobs(void)
-{
-	int i;
-
-	for (i = 0; i < 2; i++)
-		if (saved[i] >= 0 && write_knob(knob[i], saved[i]))
-			pw_info("restoring %s to %ld failed", knob[i], saved[i]);
-}
 
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("background.dat");
-	long long s0, s, prev, kib, skip0, skip1, bounce0, bounce1;
+	long long s0, s, prev, kib, skip0, skip1, bounce0, bounce1, saved[2];
 	struct pw_qp_pair qp;
 	struct pw_tally tally;
 	uint64_t *map;
@@ -108,13 +73,11 @@ int pw_test(int argc, char **argv)
 	sync();
 	pw_info("fsync + sync in %.1f s", pw_now() - t);
 
-	atexit(restore_knobs);
 	for (i = 0; i < 2; i++) {
-		saved[i] = read_knob(knob[i]);
-		if (saved[i] < 0 || write_knob(knob[i], want[i]))
-			pw_die("cannot set %s", knob[i]);
+		saved[i] = pw_sysctl_get(knob[i]);
+		pw_sysctl_set(knob[i], want[i]);
 	}
-	pw_info("set vm.dirty_expire_centisecs=%ld (was %ld), vm.dirty_writeback_centisecs=%ld (was %ld)",
+	pw_info("set vm.dirty_expire_centisecs=%ld (was %lld), vm.dirty_writeback_centisecs=%ld (was %lld)",
 		want[0], saved[0], want[1], saved[1]);
 
 	map = pw_block_map(path, NBLK, dev, sizeof(dev));
@@ -140,8 +103,7 @@ int pw_test(int argc, char **argv)
 	kib = (prev - s0) / 2;
 	skip1 = pw_vmstat("pin_writeback_skip");
 	bounce1 = pw_vmstat("pin_writeback_bounce");
-	restore_knobs();
-	saved[0] = saved[1] = -1;
+	pw_sysctl_restore();
 
 	pw_ok(kib <= MAX_KIB, "%lld KiB written to the device in %d s idle (at most %d KiB allowed)",
 	      kib, IDLE_S, MAX_KIB);

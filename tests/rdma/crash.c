@@ -50,15 +50,11 @@ static int verify(const char *path)
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("crash.dat");
-	const char *res = getenv("PINWB_RESULTS");
-	char kill_me[512];
 	struct pw_rig r;
-	int fd;
 
 	if (argc >= 3 && !strcmp(argv[1], "--verify"))
 		return verify(argv[2]);
-	if (!res || !getenv("PINWB_CRASH_OK"))
-		pw_skip_all("needs the host to kill the guest: run through tests/rdma/crash.host (make check does)");
+	pw_host_kill_required("crash");
 
 	pw_rig_open(&r, path, NBLK, 32);
 	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 1) || fsync(r.f.fd))
@@ -68,12 +64,5 @@ int pw_test(int argc, char **argv)
 	if (fsync(r.f.fd))
 		pw_die("fsync after generation %d: %s", GEN, strerror(errno));
 	pw_info("generation %d RDMA-written and fsync'd with the MR registered; asking the host to kill the guest", GEN);
-	snprintf(kill_me, sizeof(kill_me), "%s/kill-me", res);
-	fd = open(kill_me, O_CREAT | O_WRONLY, 0644);
-	if (fd < 0)
-		pw_die("create %s: %s", kill_me, strerror(errno));
-	fsync(fd);
-	close(fd);
-	for (;;)
-		pause();
+	pw_host_kill();
 }

@@ -34,44 +34,47 @@ const char pw_description[] = "a truncate into a registered page committed by th
 #define NEW_SIZE ((off_t)EOF_BLK * PW_BLOCK + EOF_OFF)
 #define WB_KNOB "/proc/sys/vm/dirty_writeback_centisecs"
 
-static char wb_saved[32];
+/* /proc/fs/jbd2/DEV-8/info of the scratch filesystem's journal (jbd2_info_find()). */
+static char jbd2_info[128];
 
-static int knob_write(const char *path, const char *val)
+static void jbd2_info_find(void)
 {
-	int fd = open(path, O_WRONLY), ret = -1;
-
-	if (fd >= 0) {
-		ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-		close(fd);
-	}
-	return ret;
-}
-
-static void wb_restore(void)
-{
-	if (wb_saved[0])
-		knob_write(WB_KNOB, wb_saved);
-}
-
-/* Transactions the journal of the scratch filesystem has committed (/proc/fs/jbd2/DEV-8/info). */
-static long jbd2_transactions(void)
-{
-	char dev[64], p[128], *slash;
-	long n = -1;
+	char dev[64], *slash;
 	uint64_t *map;
-	FILE *f;
 
 	map = pw_block_map(pw_path("crashtail.dat"), 1, dev, sizeof(dev));
 	free(map);
 	slash = strrchr(dev, '/');
-	snprintf(p, sizeof(p), "/proc/fs/jbd2/%s-8/info", slash ? slash + 1 : dev);
-	f = fopen(p, "r");
+	snprintf(jbd2_info, sizeof(jbd2_info), "/proc/fs/jbd2/%s-8/info", slash ? slash + 1 : dev);
+}
+
+/* Transactions the journal of the scratch filesystem has committed. */
+static long jbd2_transactions(void)
+{
+	long n = -1;
+	FILE *f = fopen(jbd2_info, "r");
+
 	if (!f)
-		pw_die("open %s: %s (is the scratch filesystem journalled?)", p, strerror(errno));
+		pw_die("open %s: %s (is the scratch filesystem journalled?)", jbd2_info, strerror(errno));
 	if (fscanf(f, "%ld transactions", &n) != 1)
 		n = -1;
 	fclose(f);
 	return n;
+}
+
+/* Wait up to 10 s for a commit after the count since; returns the new count. */
+static long jbd2_wait_commit(long since, const char *after)
+{
+	long tx = since;
+	int i;
+
+	for (i = 0; i < 100 && tx <= since; i++) {
+		usleep(100000);
+		tx = jbd2_transactions();
+	}
+	if (tx <= since)
+		pw_die("the journal committed no transaction in 10 s after %s", after);
+	return tx;
 }
 
 static int verify(const char *path, const char *image)
@@ -129,60 +132,35 @@ static int verify(const char *path, const char *image)
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("crashtail.dat");
-	const char *res = getenv("PINWB_RESULTS");
-	char cmd[512], kill_me[512];
-	long tx0, tx;
+	char cmd[512];
 	struct pw_rig r;
-	FILE *f;
-	int fd, i;
+	long tx;
+	int fd;
 
 	if (argc >= 4 && !strcmp(argv[1], "--verify"))
 		return verify(argv[2], argv[3]);
-	if (!res || !getenv("PINWB_CRASH_OK"))
-		pw_skip_all("needs the host to kill the guest: run through tests/rdma/crashtail.host (make check does)");
+	pw_host_kill_required("crashtail");
 
 	pw_rig_open(&r, path, NBLK, 16);
 	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, GEN) || fsync(r.f.fd))
 		pw_die("generation %d + fsync: %s", GEN, strerror(errno));
 
 	/* From here only the journal writes: no device writes, no flusher, a commit a second. */
-	f = fopen(WB_KNOB, "r");
-	if (!f || !fgets(wb_saved, sizeof(wb_saved), f))
-		pw_die("cannot read %s", WB_KNOB);
-	fclose(f);
-	atexit(wb_restore);
-	if (knob_write(WB_KNOB, "0"))
-		pw_die("cannot write %s", WB_KNOB);
+	pw_sysctl_set(WB_KNOB, 0);
 	snprintf(cmd, sizeof(cmd), "mount -o remount,commit=1 %s", pw_scratch());
 	if (system(cmd))
 		pw_die("%s failed", cmd);
-	tx0 = jbd2_transactions();
+	jbd2_info_find();
+	tx = jbd2_transactions();
 	if (ftruncate(r.f.fd, NEW_SIZE))
 		pw_die("ftruncate %s to %lld: %s", path, (long long)NEW_SIZE, strerror(errno));
-	for (i = 0, tx = tx0; i < 100 && tx < tx0 + 1; i++) {
-		usleep(100000);
-		tx = jbd2_transactions();
-	}
-	if (tx < tx0 + 1)
-		pw_die("the journal committed no transaction in 10 s after the truncate");
+	tx = jbd2_wait_commit(tx, "the truncate");
 	fd = open(pw_path("crashtail.more"), O_CREAT | O_WRONLY, 0644);
 	if (fd < 0)
 		pw_die("create %s: %s", pw_path("crashtail.more"), strerror(errno));
 	close(fd);
-	for (i = 0, tx0 = tx; i < 100 && tx < tx0 + 1; i++) {
-		usleep(100000);
-		tx = jbd2_transactions();
-	}
-	if (tx < tx0 + 1)
-		pw_die("the journal committed no transaction in 10 s after a file was created");
+	jbd2_wait_commit(tx, "a file was created");
 	pw_info("truncated to %lld bytes (block %d, %d bytes in) with the MR registered; committed; asking the host to kill the guest",
 		(long long)NEW_SIZE, EOF_BLK, EOF_OFF);
-	snprintf(kill_me, sizeof(kill_me), "%s/kill-me", res);
-	fd = open(kill_me, O_CREAT | O_WRONLY, 0644);
-	if (fd < 0)
-		pw_die("create %s: %s", kill_me, strerror(errno));
-	fsync(fd);
-	close(fd);
-	for (;;)
-		pause();
+	pw_host_kill();
 }

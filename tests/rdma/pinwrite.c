@@ -25,19 +25,6 @@ const char pw_description[] = "write(2) into a registered file range is counted 
 #define NWRITE 64
 #define WAIT_S 20
 
-static long long read_ll(const char *path)
-{
-	long long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("pinwrite.dat");
@@ -52,7 +39,7 @@ int pw_test(int argc, char **argv)
 	(void)argc; (void)argv;
 	pw_rig_open(&r, path, NBLK, 32);
 	pw_plan(3);
-	expire = read_ll("/proc/sys/vm/dirty_expire_centisecs");
+	expire = pw_sysctl_get("/proc/sys/vm/dirty_expire_centisecs");
 	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 1) || fsync(r.f.fd))
 		pw_die("generation 1: RDMA write or fsync failed");
 	map = pw_block_map(path, NBLK, dev, sizeof(dev));
@@ -80,7 +67,7 @@ int pw_test(int argc, char **argv)
 			break;
 		}
 	} while (pw_now() - t0 < WAIT_S);
-	interval = read_ll("/proc/sys/vm/dirty_writeback_centisecs");
+	interval = pw_sysctl_get("/proc/sys/vm/dirty_writeback_centisecs");
 	pw_info("dirty_expire_centisecs %lld, dirty_writeback_centisecs %lld", expire, interval);
 	pw_ok(took >= 0, "periodic writeback alone put the write(2) data on disk within %d s (%s; %.1f s)",
 	      WAIT_S, pw_tally_str(&t), took);

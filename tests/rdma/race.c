@@ -46,15 +46,6 @@ const char pw_description[] = "registering an MR over pages under writeback, the
 extern char **environ;
 static const char *dm;
 
-static void dm_suspend(void)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "DM_DISABLE_UDEV=1 dmsetup suspend --nolockfs %s", dm);
-	if (system(cmd))
-		pw_die("%s failed", cmd);
-}
-
 /*
  * Resume the device HOLD_MS from now, from a child: the registration it unblocks holds
  * mmap_lock, so nothing in this process may fork or allocate meanwhile (posix_spawn() shares
@@ -151,7 +142,8 @@ int pw_test(int argc, char **argv)
 			pw_die("write ballast: %s", strerror(errno));
 		for (i = 0; i < NBLK; i++)
 			pw_fill_block(addr + i * PW_BLOCK, i, cpu_gen);
-		dm_suspend();
+		if (pw_dmsetup("suspend --nolockfs %s", dm))
+			pw_die("dmsetup suspend --nolockfs %s failed", dm);
 		if (sync_file_range(fd, len, BALLAST * PW_BLOCK, SYNC_FILE_RANGE_WRITE) ||
 		    sync_file_range(fd, 0, len, SYNC_FILE_RANGE_WRITE))
 			pw_die("sync_file_range: %s", strerror(errno));

@@ -36,15 +36,6 @@ const char pw_description[] = "a registration blocked on stuck writeback dies pr
 
 static const char *dm;
 
-static int dmsetup(const char *op)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "DM_DISABLE_UDEV=1 dmsetup %s %s %s", op,
-		 strcmp(op, "suspend") ? "" : "--nolockfs", dm);
-	return system(cmd);
-}
-
 /* Wait for pid for up to ms; returns true if it was reaped. */
 /* The registering child: reports "R" once registered, then waits to be killed. */
 static void __attribute__((noreturn)) reg_child(char *addr, int wfd)
@@ -87,7 +78,7 @@ int pw_test(int argc, char **argv)
 		pw_fill_block(addr + i * PW_BLOCK, i, 2);
 	pins0 = pw_pins_outstanding();
 
-	if (dmsetup("suspend"))
+	if (pw_dmsetup("suspend --nolockfs %s", dm))
 		pw_die("dmsetup suspend --nolockfs %s failed", dm);
 	syncer = fork();
 	if (syncer < 0)
@@ -99,7 +90,7 @@ int pw_test(int argc, char **argv)
 	while (pw_now() - t0 < 10 && (wb = pw_proc_field("/proc/meminfo", "Writeback")) < 64)
 		usleep(50000);
 	if (!pw_ok(wb >= 64, "premise: writeback held by the suspended device (Writeback: %lld kB)", wb)) {
-		dmsetup("resume");
+		pw_dmsetup("resume %s", dm);
 		pw_reap(syncer, 60000, &fst);
 		pw_die("the fsync put no page under writeback; nothing to test");
 	}
@@ -133,7 +124,7 @@ int pw_test(int argc, char **argv)
 	pw_ok(died, "the registering child is gone %.2f s after SIGKILL (limit %d ms)%s", t_kill,
 	      KILL_MS, died ? "" : ": it sleeps uninterruptibly in GUP until the device resumes");
 
-	resumed = !dmsetup("resume");
+	resumed = !pw_dmsetup("resume %s", dm);
 	if (!died)
 		died = pw_reap(reg, 60000, &st);
 	if (!pw_reap(syncer, 60000, &fst))

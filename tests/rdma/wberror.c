@@ -43,54 +43,24 @@ const char pw_description[] = "writeback that cannot allocate a registered file'
 #define EXT4_IOC_PRECACHE_EXTENTS _IO('f', 18)
 
 static const char *dm;
-static char wb_saved[32];
-
-static int dmsetup(const char *args)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "DM_DISABLE_UDEV=1 dmsetup %s", args);
-	return system(cmd);
-}
-
-static int knob_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = -1;
-
-	if (fd >= 0) {
-		ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-		close(fd);
-	}
-	return ret;
-}
-
-static void wb_restore(void)
-{
-	if (wb_saved[0])
-		knob_write(WB_KNOB, wb_saved);
-}
 
 /* Load table (one line per target) into the dm device, without freezing the filesystem. */
 static void dm_swap(const char *table)
 {
-	char tmp[] = "/tmp/wberror.XXXXXX", args[256];
+	char tmp[] = "/tmp/wberror.XXXXXX";
 	int fd = mkstemp(tmp);
 
 	if (fd < 0 || write(fd, table, strlen(table)) != (ssize_t)strlen(table))
 		pw_die("cannot write the dm table to %s", tmp);
 	close(fd);
-	snprintf(args, sizeof(args), "suspend --nolockfs %s", dm);
-	if (dmsetup(args))
-		pw_die("dmsetup %s failed", args);
-	snprintf(args, sizeof(args), "load %s %s", dm, tmp);
-	if (dmsetup(args)) {
-		snprintf(args, sizeof(args), "resume --nolockfs %s", dm);
-		dmsetup(args);
+	if (pw_dmsetup("suspend --nolockfs %s", dm))
+		pw_die("dmsetup suspend --nolockfs %s failed", dm);
+	if (pw_dmsetup("load %s %s", dm, tmp)) {
+		pw_dmsetup("resume --nolockfs %s", dm);
 		pw_die("dmsetup load %s of\n%s failed", dm, table);
 	}
-	snprintf(args, sizeof(args), "resume --nolockfs %s", dm);
-	if (dmsetup(args))
-		pw_die("dmsetup %s failed", args);
+	if (pw_dmsetup("resume --nolockfs %s", dm))
+		pw_die("dmsetup resume --nolockfs %s failed", dm);
 	unlink(tmp);
 }
 
@@ -187,13 +157,7 @@ int pw_test(int argc, char **argv)
 	pw_plan(5);
 
 	/* 3. No periodic writeback from here: the delayed allocations wait for fsync(). */
-	f = fopen(WB_KNOB, "r");
-	if (!f || !fgets(wb_saved, sizeof(wb_saved), f))
-		pw_die("cannot read %s", WB_KNOB);
-	fclose(f);
-	atexit(wb_restore);
-	if (knob_write(WB_KNOB, "0"))
-		pw_die("cannot write %s", WB_KNOB);
+	pw_sysctl_set(WB_KNOB, 0);
 	pw_rig_open(&r, path, NBLK, 16);
 	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 2))
 		pw_die("RDMA write of generation 2 failed");
@@ -238,6 +202,6 @@ int pw_test(int argc, char **argv)
 	free(map);
 	close(fd);
 	pw_rig_close(&r);
-	wb_restore();
+	pw_sysctl_restore();
 	return pw_result();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* pinwb test library; see pinwb.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -767,6 +768,104 @@ long long pw_proc_field(const char *path, const char *key)
 		}
 	fclose(f);
 	return v;
+}
+
+long long pw_sysctl_get(const char *path)
+{
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static struct {
+	const char *path;
+	long long value;
+} sysctl_saved[8];
+
+static int sysctl_write(const char *path, long long value)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%lld\n", value) < 0;
+	ret |= fclose(f) != 0;
+	return ret ? -1 : 0;
+}
+
+void pw_sysctl_restore(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sysctl_saved) / sizeof(sysctl_saved[0]) && sysctl_saved[i].path; i++)
+		if (sysctl_write(sysctl_saved[i].path, sysctl_saved[i].value))
+			pw_info("restoring %s to %lld failed", sysctl_saved[i].path,
+				sysctl_saved[i].value);
+	memset(sysctl_saved, 0, sizeof(sysctl_saved));
+}
+
+void pw_sysctl_set(const char *path, long long value)
+{
+	const size_t n = sizeof(sysctl_saved) / sizeof(sysctl_saved[0]);
+	size_t i;
+
+	for (i = 0; i < n && sysctl_saved[i].path && strcmp(sysctl_saved[i].path, path); i++)
+		;
+	if (i == n)
+		pw_die("more than %zu settings to restore", n);
+	if (!sysctl_saved[i].path) {
+		long long old = pw_sysctl_get(path);
+
+		if (old < 0)
+			pw_die("cannot read %s", path);
+		if (i == 0)
+			atexit(pw_sysctl_restore);
+		sysctl_saved[i].value = old;
+		sysctl_saved[i].path = path;
+	}
+	if (sysctl_write(path, value))
+		pw_die("cannot set %s to %lld", path, value);
+}
+
+int pw_dmsetup(const char *fmt, ...)
+{
+	char cmd[1024];
+	int n = snprintf(cmd, sizeof(cmd), "DM_DISABLE_UDEV=1 dmsetup ");
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+void pw_host_kill_required(const char *name)
+{
+	if (!getenv("PINWB_RESULTS") || !getenv("PINWB_CRASH_OK"))
+		pw_skip_all("needs the host to kill the guest: run through tests/rdma/%s.host (make check does)",
+			    name);
+}
+
+void pw_host_kill(void)
+{
+	char kill_me[PATH_MAX];
+	int fd;
+
+	snprintf(kill_me, sizeof(kill_me), "%s/kill-me", getenv("PINWB_RESULTS"));
+	fd = open(kill_me, O_CREAT | O_WRONLY, 0644);
+	if (fd < 0)
+		pw_die("create %s: %s", kill_me, strerror(errno));
+	fsync(fd);
+	close(fd);
+	for (;;)
+		pause();
 }
 
 double pw_now(void)

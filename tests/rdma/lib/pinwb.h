@@ -268,6 +268,24 @@ long long pw_pins_settle(long long want, int timeout_ms);
 /* Sectors written to the block device that holds path, from /sys/block/<dev>/stat. */
 long long pw_dev_sectors_written(const char *path);
 void pw_drop_caches(void);
+/* The number in a one-number file such as /proc/sys/vm/...; -1 if it cannot be read. */
+long long pw_sysctl_get(const char *path);
+/*
+ * Set such a file to value for the rest of the test: the value it had first is put back at exit
+ * (and by pw_sysctl_restore()). Dies if it cannot read or write it.
+ */
+void pw_sysctl_set(const char *path, long long value);
+void pw_sysctl_restore(void);
+/* "DM_DISABLE_UDEV=1 dmsetup " + the formatted arguments, through system(); its status. */
+int pw_dmsetup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Crash tests (tests/rdma/NAME.host boots a guest for NAME alone and kills it when asked):
+ * pw_host_kill_required() skips the test when it is not run that way; pw_host_kill() asks the
+ * host to kill the guest now and waits for it.
+ */
+void pw_host_kill_required(const char *name);
+void __attribute__((noreturn)) pw_host_kill(void);
 
 /* The scratch directory on the filesystem under test ($PINWB_SCRATCH, default /mnt/scratch). */
 const char *pw_scratch(void);
