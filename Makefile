@@ -5,7 +5,9 @@
 #                 (GROUP=quick or slow: only that group of tests/rdma/TESTS)
 #                 (KCONFIG=debug: the same on a KASAN/lockdep kernel built in build/debug;
 #                  TOPOLOGY=2node, for check and repro: the RDMA writer in a second guest)
-#   make kernel   unpack linux-source-6.1, apply patches/series, build build/bzImage
+#   make kernel   unpack linux-source-6.1, apply patches/6.1/series, build build/bzImage
+#   SERIES=6.12 (any target): the 6.12 series instead - patches/6.12 on Debian's linux-source-6.12,
+#                 built in build/6.12, results in results/6.12; tests, rig and configs are shared
 #   make control  the same source and config without the series: build/control/bzImage
 #   make stock    Debian's binary kernel for the same version + a minimal initramfs
 #   make bench    benchmarks, control and patched kernels alternately (ROUNDS=3): results/bench.{txt,png}
@@ -13,7 +15,7 @@
 #   make run CMD='...' [KERNEL=stock]   one command in a guest, for development
 #   make mutants  the series minus one behaviour at a time (tests/mutants), each must fail a test
 #   make docs     docs/tests.md and docs/results.md, generated from the tests and results/
-#   make export-patches   build/src commits since "pristine" -> patches/ (+ series)
+#   make export-patches   build/src commits since "pristine" -> patches/<series>/ (+ series)
 #   make series-check     build the kernel after every patch of the series
 #   make checkpatch       scripts/checkpatch.pl --no-tree on every patch
 #   make lint             shellcheck on every script, checkpatch, the tests' C with -Werror (also rows of make check)
@@ -22,12 +24,19 @@ SHELL := /bin/bash
 TOP := $(CURDIR)
 KERNEL ?= patched
 TESTS ?=
-export BASE_OK KCONFIG TOPOLOGY GROUP
+SERIES ?= 6.1
+ifeq ($(wildcard $(TOP)/patches/$(SERIES)/BASE),)
+$(error SERIES=$(SERIES): there is no patches/$(SERIES)/BASE; the series are: $(notdir $(patsubst %/BASE,%,$(wildcard $(TOP)/patches/*/BASE))))
+endif
+# 6.1 builds in build/, any other series in build/<series>/ (scripts/lib.sh says the same).
+BUILD_ROOT := $(TOP)/build$(if $(filter-out 6.1,$(SERIES)),/$(SERIES))
+RESULTS := results$(if $(filter-out 6.1,$(SERIES)),/$(SERIES))
+export BASE_OK KCONFIG TOPOLOGY GROUP SERIES
 
 # KCONFIG=debug (configs/debug.config: KASAN, lockdep, ...): a kernel tree of its own under
 # build/debug, so the normal build stays warm; tests get more time and the guest more memory.
 ifneq ($(filter debug,$(KCONFIG)),)
-export PINWB_BUILD := $(TOP)/build/debug
+export PINWB_BUILD := $(BUILD_ROOT)/debug
 export PINWB_TEST_TIMEOUT ?= 1200
 export VM_MEM ?= 3G
 endif
@@ -53,7 +62,7 @@ kernel: deps-kernel
 # make control: the same source and configuration without the series (build/control, a tree of
 # its own, release suffix -control): the column of make repro that isolates the series' effect.
 control: deps-kernel
-	@PINWB_BUILD=$(TOP)/build/control UPTO=0 PINWB_LOCALVERSION=-control scripts/kernel/build.sh
+	@PINWB_BUILD=$(BUILD_ROOT)/control UPTO=0 PINWB_LOCALVERSION=-control scripts/kernel/build.sh
 
 stock: deps-kernel
 	@scripts/deps.sh stock
@@ -80,13 +89,18 @@ lint: deps-lint deps-kernel tests
 check: check-host kernel tests deps-vm $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY))),,check-meta lint-rows)
 	@scripts/check.sh --kernel patched --xfail tests/xfail.list \
 		$(if $(filter 2node,$(TOPOLOGY)),,--host results/host) \
-		$(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY))),,--host results/meta --host results/lint) $(TESTS)
+		$(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY))),,--host $(RESULTS)/meta --host $(RESULTS)/lint) $(TESTS)
 
 # make check counts the lint rows with the tests; a lint failure must not stop the suite.
 lint-rows: deps-lint deps-kernel tests
 	@scripts/lint.sh || true
 
-repro: kernel control stock tests deps-vm
+# make repro: both series. 6.1: stock, control and patched; 6.12: stock and patched (its control
+# kernel joins the table when built: make control SERIES=6.12).
+repro: deps-vm
+	@$(MAKE) -s SERIES=6.1 kernel control stock
+	@$(MAKE) -s SERIES=6.12 kernel stock
+	@$(MAKE) -s tests
 	@scripts/deps.sh repro
 	@scripts/repro.sh $(TESTS)
 
@@ -104,7 +118,7 @@ run: deps-vm
 	@$(if $(filter stock,$(KERNEL)),$(MAKE) -s stock,$(MAKE) -s kernel)
 	@$(MAKE) -s tests
 	@scripts/vm/run.sh --kernel $(KERNEL) -- bash -c '$(CMD)'; rc=$$?; \
-	 cat results/run-$(KERNEL)/cmd.out 2>/dev/null; echo "(exit status $$rc)"; exit $$rc
+	 cat $(RESULTS)/run-$(KERNEL)/cmd.out 2>/dev/null; echo "(exit status $$rc)"; exit $$rc
 
 # make mutants [MUTANTS="NAME..."] [MUTANT_TESTS=expected]: the series minus one behaviour at a
 # time (tests/mutants), each booted and tested; once per series version, not in CI.

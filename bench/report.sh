@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 raw=$1 base=${2:-control}
 txt=$top/results/bench.txt dat=$top/results/bench/ratios.dat
 {
-	echo "pinwb bench: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$top/patches/cover-letter.txt"), $(nproc) host cores, QEMU TCG guest; $(awk '{print $2}' "$raw" | sort -u | wc -l) round(s), kernels alternated, ratio patched/$base"
+	echo "pinwb bench: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$top/patches/${SERIES:-6.1}/cover-letter.txt"), $(nproc) host cores, QEMU TCG guest; $(awk '{print $2}' "$raw" | sort -u | wc -l) round(s), kernels alternated, ratio patched/$base"
 	printf '%-30s %-8s %10s %10s %10s %10s %10s %10s %8s\n' METRIC UNIT "${base^^}_MED" MIN MAX PATCH_MED MIN MAX RATIO
 	awk -v base="$base" '
 	{ k = $1; m = $3; v[m, k, ++n[m, k]] = $4; unit[m] = $5; if (!(m in seen)) { seen[m] = 1; order[++nm] = m } }

@@ -12,8 +12,8 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-out=$PINWB_TOP/results/meta
-rm -rf "$out" "$PINWB_TOP"/results/meta-run[12]; mkdir -p "$out" "$PINWB_TOP/tests/meta/bin"
+out=$PINWB_RESULTS/meta
+rm -rf "$out" "$PINWB_RESULTS"/meta-run[12]; mkdir -p "$out" "$PINWB_TOP/tests/meta/bin"
 start=$(date +%s)
 put() { echo "meta-$1|$2|$(( $(date +%s) - start ))|$3" > "$out/meta-$1.result"; }
 
@@ -27,10 +27,10 @@ fi
 
 PINWB_TESTDIR=tests/meta PINWB_TEST_TIMEOUT=60 VM_TIMEOUT=300 \
 PINWB_GUEST_EPILOGUE='echo "<4>WARNING: CPU: 0 PID: 1 at pinwb_meta_after_the_last_test+0x0/0x10" > /dev/kmsg' \
-	"$PINWB_TOP/scripts/check.sh" --kernel patched --results "$PINWB_TOP/results/meta-run1" \
+	"$PINWB_TOP/scripts/check.sh" --kernel patched --results "$PINWB_RESULTS/meta-run1" \
 	warn bug skip leak unleak leftover exitzero > "$out/run1.out" 2>&1
 PINWB_TESTDIR=tests/meta PINWB_TEST_TIMEOUT=20 VM_TIMEOUT=120 \
-	"$PINWB_TOP/scripts/check.sh" --kernel patched --results "$PINWB_TOP/results/meta-run2" \
+	"$PINWB_TOP/scripts/check.sh" --kernel patched --results "$PINWB_RESULTS/meta-run2" \
 	hang > "$out/run2.out" 2>&1
 
 while IFS= read -r line; do
@@ -38,8 +38,8 @@ while IFS= read -r line; do
 	[[ $line =~ ^([^[:space:]]+)[[:space:]]+\"([^\"]*)\" ]] || { put bad-expect fail "tests/meta/expect: '$line'"; continue; }
 	name=${BASH_REMATCH[1]} re=${BASH_REMATCH[2]}
 	v=
-	for d in "$PINWB_TOP"/results/meta-run1 "$PINWB_TOP"/results/meta-run2; do
-		[ "$name" = kernel-log ] && [ "$d" != "$PINWB_TOP/results/meta-run1" ] && continue
+	for d in "$PINWB_RESULTS"/meta-run1 "$PINWB_RESULTS"/meta-run2; do
+		[ "$name" = kernel-log ] && [ "$d" != "$PINWB_RESULTS/meta-run1" ] && continue
 		[ -f "$d/$name.verdict" ] && v=$(cat "$d/$name.verdict")
 		[ -n "$v" ] && break
 	done

@@ -33,7 +33,7 @@ case "$topology" in
 2node) list=$PINWB_TOP/tests/rdma/TESTS.2node vm=pair.sh suffix=-2node ;;
 *) die "check.sh: --topology must be 1node or 2node, not '$topology'" ;;
 esac
-results=${results:-$PINWB_TOP/results/$kernel$suffix}
+results=${results:-$PINWB_RESULTS/$kernel$suffix}
 rm -rf "$results"; mkdir -p "$results"
 
 # GROUP=quick|slow: only the tests of that group (tests/rdma/TESTS, second column).

@@ -2,21 +2,36 @@
 # shellcheck shell=bash
 
 PINWB_TOP=${PINWB_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-PINWB_BUILD=${PINWB_BUILD:-$PINWB_TOP/build}
+# SERIES (make SERIES=6.12): which kernel series. Each has patches/<series>/ (BASE, series, the
+# patches, the cover letter); everything else - tests, rig, configs/guest.config - is shared.
+# 6.1 builds in build/ and reports in results/, any other series in build/<series>/ and
+# results/<series>/.
+PINWB_SERIES=${SERIES:-6.1}
+PINWB_PATCHES=${PINWB_PATCHES:-$PINWB_TOP/patches/$PINWB_SERIES}
+# shellcheck disable=SC2034 # PINWB_BUILD_ROOT and PINWB_RESULTS are for the scripts that source this
+if [ "$PINWB_SERIES" = 6.1 ]; then
+	PINWB_BUILD_ROOT=$PINWB_TOP/build PINWB_RESULTS=$PINWB_TOP/results
+else
+	PINWB_BUILD_ROOT=$PINWB_TOP/build/$PINWB_SERIES PINWB_RESULTS=$PINWB_TOP/results/$PINWB_SERIES
+fi
+PINWB_BUILD=${PINWB_BUILD:-$PINWB_BUILD_ROOT}
 
 die() { echo "pinwb: error: $*" >&2; exit 1; }
 note() { echo "pinwb: $*" >&2; }
 
-# base_get KEY: a value from patches/BASE.
-base_get() { sed -n "s/^$1=//p" "$PINWB_TOP/patches/BASE"; }
+# base_get KEY: a value from the series' BASE (patches/<series>/BASE).
+base_get() {
+	[ -f "$PINWB_PATCHES/BASE" ] || die "no series ${PINWB_SERIES}: ${PINWB_PATCHES#"$PINWB_TOP"/}/BASE is missing (SERIES is one of:$(for b in "$PINWB_TOP"/patches/*/BASE; do b=${b%/BASE}; printf ' %s' "${b##*/}"; done))"
+	sed -n "s/^$1=//p" "$PINWB_PATCHES/BASE"
+}
 
-# series_patches: the patch files named in patches/series, in order.
-series_patches() { grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_TOP/patches/series" || true; }
+# series_patches: the patch files named in the series file, in order.
+series_patches() { grep -v -e '^#' -e '^[[:space:]]*$' "$PINWB_PATCHES/series" || true; }
 
 # series_stamp PKG_VERSION: a hash of everything that decides the patched tree.
 series_stamp() {
-	{ echo "$1 upto=${UPTO:-all}"; cat "$PINWB_TOP/patches/series"
-	  for p in $(series_patches); do cat "$PINWB_TOP/patches/$p" 2>/dev/null || echo "missing $p"; done
+	{ echo "$1 upto=${UPTO:-all}"; cat "$PINWB_PATCHES/series"
+	  for p in $(series_patches); do cat "$PINWB_PATCHES/$p" 2>/dev/null || echo "missing $p"; done
 	} | sha256sum | cut -d' ' -f1
 }
 
@@ -29,7 +44,7 @@ deb_offered() {
 }
 
 # deb_kernel_image VERSION ERE: the name of Debian's binary kernel image package of exactly
-# VERSION among the packages whose names match ERE (patches/BASE's image=, for 6.1
+# VERSION among the packages whose names match ERE (BASE's image=, for 6.1
 # ^linux-image-6\.1\.0-[0-9]+-amd64$: the signed image, neither -unsigned, -dbg, cloud nor rt).
 # Each Debian upload of the kernel gets a new ABI name, so the image is looked up by its own
 # version, never through the linux-image-amd64 metapackage (which only knows the newest).

@@ -5,7 +5,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-out=$PINWB_TOP/results/lint
+out=$PINWB_RESULTS/lint
 rm -rf "$out"; mkdir -p "$out"
 cd "$PINWB_TOP" || exit 1
 put() { echo "lint-$1|$2|0|$3" > "$out/lint-$1.result"; }

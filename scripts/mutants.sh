@@ -122,7 +122,7 @@ base=${MUTANT_BASELINE:-$(cat "$out/base" 2>/dev/null || echo "$out/baseline")}
 # ? = inconclusive (a skip, no result or a rig failure on the mutant), - = not run,
 # x = does not pass on the series either.
 {
-	echo "pinwb make mutants: $(date -u -r "$out/mode" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?'), commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_TOP/patches/cover-letter.txt") at $(git -C "$src" log -1 --format='%h' "$head"), baseline kernel $(sed -n 's/^kernel: //p' "$base/guest-info" 2>/dev/null), $mode tests"
+	echo "pinwb make mutants: $(date -u -r "$out/mode" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?'), commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_PATCHES/cover-letter.txt") at $(git -C "$src" log -1 --format='%h' "$head"), baseline kernel $(sed -n 's/^kernel: //p' "$base/guest-info" 2>/dev/null), $mode tests"
 	printf '%-28s' mutant
 	for i in "${!alltests[@]}"; do printf ' %2d' $(( i + 1 )); done
 	echo "  killed by"

@@ -46,7 +46,7 @@ counts() {
 report=$PINWB_TOP/results/peers.txt
 bad=0
 {
-	echo "pinwb peers: rdma-core $want tests (python3-pyverbs) on rxe0, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_TOP/patches/cover-letter.txt")"
+	echo "pinwb peers: rdma-core $want tests (python3-pyverbs) on rxe0, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_PATCHES/cover-letter.txt")"
 	for k in "${kernels[@]}"; do
 		printf '%-8s %s\n' "$k:" "$(counts "$k")"
 		printf '%-8s kernel %s; splat lines: %s; %s\n' "" \

@@ -1,8 +1,11 @@
 #!/bin/bash
 # make repro: the reproduction tests on Debian's stock kernel, on the control kernel (the same
-# source and config as ours, without the series) and on the patched kernel, one VM each, then a
-# side-by-side table (results/repro.txt) and a chart (results/repro.png). Stock is what users
-# run; control against patched is the series' effect alone.
+# source and config as ours, without the series) and on the patched kernel, one VM each, for
+# each series (6.1, and 6.12 when its kernels are built: stock-6.12, control-6.12,
+# patched-6.12), then a side-by-side table (results/repro.txt) and a chart
+# (results/repro.png). Stock is what users run; control against patched is the series' effect
+# alone. On stock 6.12 the tests that register writable MRs over file mappings are REFUSED:
+# upstream refuses those pins with EFAULT since 6.5.
 #
 # usage: [RUNS=N] scripts/repro.sh [TEST...]    (default: every test in tests/rdma/TESTS)
 # RUNS=N runs each test N times in the same guest; the table then says in how many it failed.
@@ -19,14 +22,36 @@ case "$topology" in
 esac
 out=$PINWB_TOP/results/repro$suffix
 tests=("$@")
+# The kernels, in the order of tests/expect's columns: NAME SERIES KERNEL. A 6.12 kernel that
+# is not built is left out (make repro builds all of them; REPRO_SERIES=6.1 runs only 6.1's).
+kernels=()
+for s in ${REPRO_SERIES:-6.1 6.12}; do
+	for k in stock control patched; do
+		name=$k; [ "$s" = 6.1 ] || name=$k-$s
+		kernels+=("$name $s $k")
+	done
+done
+kernel_ready() {	# SERIES KERNEL: is that kernel built?
+	local b=$PINWB_TOP/build; [ "$1" = 6.1 ] || b=$b/$1
+	case "$2" in
+	stock) [ -f "$b/stock/vmlinuz" ] ;;
+	control) [ -f "$b/control/bzImage" ] ;;
+	patched) [ -f "$b/bzImage" ] ;;
+	esac
+}
 [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$list" | awk '{print $1}')
 
 # REPORT_ONLY=1 redraws the table and chart from the last run's results.
 if [ "${REPORT_ONLY:-0}" != 1 ]; then
 	rm -rf "$out"; mkdir -p "$out"
-	for k in stock control patched; do
-		echo "== $k kernel =="
-		PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --topology "$topology" --results "$out/$k" "${tests[@]}" | tail -n +2
+	for kk in "${kernels[@]}"; do
+		read -r name s k <<< "$kk"
+		if ! kernel_ready "$s" "$k"; then
+			echo "== $name kernel: not built (make repro builds it; $k of SERIES=$s) =="
+			continue
+		fi
+		echo "== $name kernel =="
+		SERIES=$s PINWB_BUILD='' PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --topology "$topology" --results "$out/$name" "${tests[@]}" | tail -n +2
 	done
 fi
 
@@ -47,21 +72,23 @@ seen() { local s; s=$(sed -n 's/^# seen: //p' "$out/$1/$2.full" 2>/dev/null | ta
 	[ -n "$s" ] || s=$(cut -d'|' -f4 "$out/$1/$2.result" 2>/dev/null); echo "${s:--}"; }
 metric() { sed -n 's/^# metric: \([0-9]*\) .*/\1/p' "$out/$1/$2.full" 2>/dev/null | tail -n 1; }
 
-# tests/expect: what each test must do on each kernel (TEST STOCK CONTROL PATCHED: PASS, FAIL or
-# SKIP). A departure is marked in the table ("!") and makes make repro fail.
-declare -A want_stock=() want_control=() want_patched=()
-while read -r name ws wc wp _; do
+# tests/expect: what each test must do on each kernel (TEST and one column per kernel, in the
+# order of "kernels" above: PASS, FAIL, SKIP or REFUSED). A departure is marked in the table
+# ("!") and makes make repro fail.
+declare -A want=()
+while read -r name rest; do
 	case "$name" in ''|'#'*) continue ;; esac
-	want_stock[$name]=$ws want_control[$name]=$wc want_patched[$name]=$wp
+	i=0
+	for w in $rest; do
+		[ $i -lt ${#kernels[@]} ] || break
+		want[$name/${kernels[$i]%% *}]=$w
+		i=$((i + 1))
+	done
 done < "$PINWB_TOP/tests/expect"
 mark() {	# mark KERNEL TEST: the verdict, with "!" when it departs from tests/expect
 	local r w
 	r=$(res "$1" "$2")
-	case "$1" in
-	stock) w=${want_stock[$2]:-} ;;
-	control) w=${want_control[$2]:-} ;;
-	*) w=${want_patched[$2]:-} ;;
-	esac
+	w=${want[$2/$1]:-}
 	if [ -z "$w" ] || [ "${r%% *}" != "$w" ]; then
 		echo "$r!"
 	else
@@ -70,35 +97,49 @@ mark() {	# mark KERNEL TEST: the verdict, with "!" when it departs from tests/ex
 }
 
 kver() { sed -n 's/^kernel: //p' "$out/$1/guest-info" "$out"/"$1"/*/guest-info 2>/dev/null | head -n 1; }
+# The columns: the kernels that have results.
+cols=()
+for kk in "${kernels[@]}"; do
+	name=${kk%% *}
+	[ -d "$out/$name" ] && cols+=("$name")
+done
+[ ${#cols[@]} -gt 0 ] || die "no results in ${out#"$PINWB_TOP"/}: run make repro"
 table=$PINWB_TOP/results/repro$suffix.txt
 data=$out/chart.dat
 {
-	echo "pinwb repro${suffix:+ ($topology)}: $(date -u '+%Y-%m-%d %H:%M UTC'), stock $(kver stock), control $(kver control), patched $(kver patched)"
-	echo "commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_TOP/patches/cover-letter.txt"), expectations tests/expect (\"!\": departs from it)"
-	printf '%-17s %-10s %-10s %-10s %s\n' TEST STOCK CONTROL PATCHED "WHAT WAS SEEN (last run)"
+	echo "pinwb repro${suffix:+ ($topology)}: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	for c in "${cols[@]}"; do echo "  $c: $(kver "$c")"; done
+	echo "commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(for sd in "$PINWB_TOP"/patches/*/; do printf '%s %s ' "$(basename "$sd")" "$(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$sd/cover-letter.txt" 2>/dev/null)"; done), expectations tests/expect (\"!\": departs from it)"
+	printf '%-17s' TEST; for c in "${cols[@]}"; do printf ' %-13s' "${c^^}"; done; echo " WHAT WAS SEEN (last run)"
 	for t in "${tests[@]}"; do
-		ms=$(mark stock "$t") mc=$(mark control "$t") mp=$(mark patched "$t")
-		printf '%-17s %-10s %-10s %-10s stock:   %s\n' "$t" "$ms" "$mc" "$mp" "$(seen stock "$t")"
-		printf '%-50s control: %s\n' "" "$(seen control "$t")"
-		printf '%-50s patched: %s\n' "" "$(seen patched "$t")"
+		printf '%-17s' "$t"; for c in "${cols[@]}"; do printf ' %-13s' "$(mark "$c" "$t")"; done; echo
+		for c in "${cols[@]}"; do printf '%-17s %-13s %s\n' "" "$c:" "$(seen "$c" "$t")"; done
 	done
 } > "$table"
 : > "$data"
 for t in "${tests[@]}"; do
-	s=$(metric stock "$t") c=$(metric control "$t") p=$(metric patched "$t")
-	[ -n "$s" ] || { [ "$(res stock "$t")" = PASS ] && s=0 || s=1; }
-	[ -n "$c" ] || { [ "$(res control "$t")" = PASS ] && c=0 || c=1; }
-	[ -n "$p" ] || { [ "$(res patched "$t")" = PASS ] && p=0 || p=1; }
-	echo "$t $s $p $c" >> "$data"
+	line=$t
+	for c in "${cols[@]}"; do
+		v=$(metric "$c" "$t")
+		[ -n "$v" ] || { [ "$(res "$c" "$t")" = PASS ] && v=0 || v=1; }
+		line+=" $v"
+	done
+	echo "$line" >> "$data"
 done
 echo
 cat "$table"
 if command -v gnuplot >/dev/null; then
+	plot='' i=0
+	colors=("#c0392b" "#e67e22" "#2e86c1" "#8e44ad" "#d4ac0d" "#17a589")
+	for c in "${cols[@]}"; do
+		plot+="${plot:+, }\"$data\" using (\$$((i + 2))+1)$([ $i = 0 ] && echo ':xtic(1)') title \"$c\" lc rgb \"${colors[$i]}\""
+		i=$((i + 1))
+	done
 	gnuplot <<-GP 2>"$out/gnuplot.err" && echo "chart: results/repro$suffix.png" || echo "gnuplot failed: $(cat "$out/gnuplot.err")"
-	set terminal pngcairo size 1000,520 font ",10"
+	set terminal pngcairo size 1200,560 font ",10"
 	set termoption noenhanced
 	set output "$PINWB_TOP/results/repro$suffix.png"
-	set title "pinwb repro: what each test found wrong, Debian stock 6.1, control and patched (0 = nothing)"
+	set title "pinwb repro: what each test found wrong on each kernel (0 = nothing; REFUSED and other failures = 1)"
 	set style data histograms
 	set style histogram clustered gap 1
 	set style fill solid 0.8 border -1
@@ -109,16 +150,11 @@ if command -v gnuplot >/dev/null; then
 	set xtics rotate by -30
 	set grid ytics
 	set key top right
-	plot "$data" using (\$2+1):xtic(1) title "stock" lc rgb "#c0392b", \
-	     "" using (\$4+1) title "control" lc rgb "#e67e22", \
-	     "" using (\$3+1) title "patched" lc rgb "#2e86c1", \
-	     "" using (\$0-0.3):(\$2+1):2 with labels offset 0,0.7 notitle, \
-	     "" using (\$0):(\$4+1):4 with labels offset 0,0.7 notitle, \
-	     "" using (\$0+0.3):(\$3+1):3 with labels offset 0,0.7 notitle
+	plot $plot
 	GP
 fi
 # Departures from tests/expect (marked "!" in the table) fail make repro.
-departures=$(tail -n +4 "$table" | cut -c1-50 | grep -c '!' || true)
+departures=$(grep -E '^[^ ]' "$table" | tail -n +4 | grep -c '!' || true)
 if [ "$departures" -gt 0 ]; then
 	echo "make repro: $departures result(s) depart from tests/expect (marked \"!\" above)"
 	exit 1

@@ -188,6 +188,7 @@ run_once() {
 		result=fail; reason="exit 0 without a single passed subtest"
 	   fi ;;
 	4) result=skip; reason=$(grep -E '^# SKIP' "$full" | tail -n 1 | sed 's/^# SKIP //') ;;
+	5) result=refused; reason=$(grep -E '^# REFUSED' "$full" | tail -n 1 | sed 's/^# REFUSED //') ;;
 	124) result=fail; reason="timed out after ${timeout_s}s" ;;
 	137) result=fail
 	   if awk -v s="$secs" -v t="$timeout_s" 'BEGIN{exit !(s >= t)}'; then reason="timed out after ${timeout_s}s (and ignored SIGTERM)"

@@ -10,7 +10,7 @@ for p in $(series_patches); do
 	# UNKNOWN_COMMIT_ID: checkpatch looks commit ids up in the git repository it runs in, and
 	# build/src holds Debian's source without upstream history, so every upstream id would warn.
 	# The ids the series cites are given with their titles, checked against upstream by hand.
-	if out=$("$cp" --no-tree --terse --show-types --ignore UNKNOWN_COMMIT_ID "$PINWB_TOP/patches/$p" 2>&1); then
+	if out=$("$cp" --no-tree --terse --show-types --ignore UNKNOWN_COMMIT_ID "$PINWB_PATCHES/$p" 2>&1); then
 		echo "ok   $p"
 	else
 		echo "FAIL $p"; printf '     %s\n' "${out//$'\n'/$'\n'     }"; bad=1

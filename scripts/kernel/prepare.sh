@@ -1,6 +1,6 @@
 #!/bin/bash
 # Unpack Debian's kernel source under build/src (a git repository whose first commit, tagged
-# "pristine", is the untouched tree), apply patches/series on top and configure it.
+# "pristine", is the untouched tree), apply the series (patches/<series>/series) on top and configure it.
 # The kernel is built in the source tree: every path on the compiler's command line is then
 # relative, so ccache hits from any checkout of this repository (an O= build puts absolute
 # paths, -fmacro-prefix-map among them, into every command line).
@@ -56,7 +56,7 @@ if [ ! -f "$stamp" ] || [ "$(cut -d' ' -f1 "$stamp")" != "$want_stamp" ] || [ "$
     die "build/src has uncommitted changes; commit them and run 'make export-patches', or discard them (git -C build/src checkout -- .)"
   fi
   if [ -f "$stamp" ] && [ "$(git -C "$src" rev-parse HEAD)" != "$(cut -d' ' -f2 "$stamp")" ] && [ "${FORCE_APPLY:-0}" != 1 ]; then
-    die "build/src has commits that are not in patches/ (HEAD $(git -C "$src" rev-parse --short HEAD)); run 'make export-patches' to keep them, or FORCE_APPLY=1 to drop them"
+    die "build/src has commits that are not in ${PINWB_PATCHES#"$PINWB_TOP"/}/ (HEAD $(git -C "$src" rev-parse --short HEAD)); run 'make export-patches' to keep them, or FORCE_APPLY=1 to drop them"
   fi
   idx=$src/.git/pinwb-index
   rm -f "$idx"
@@ -65,15 +65,15 @@ if [ ! -f "$stamp" ] || [ "$(cut -d' ' -f1 "$stamp")" != "$want_stamp" ] || [ "$
   n=0
   for p in $(series_patches); do
     [ -n "${UPTO:-}" ] && [ "$n" -ge "$UPTO" ] && break
-    f=$PINWB_TOP/patches/$p
+    f=$PINWB_PATCHES/$p
     n=$((n + 1))
-    [ -f "$f" ] || die "patches/series names $p, which does not exist"
+    [ -f "$f" ] || die "${PINWB_PATCHES#"$PINWB_TOP"/}/series names $p, which does not exist"
     if ! out=$(GIT_INDEX_FILE=$idx git -C "$src" apply --cached --whitespace=nowarn -v "$f" 2>&1); then
       echo "$out" | grep -v '^Checking patch' >&2
       rm -f "$idx"
       die "patch $n, $p, does not apply to $pkg $have_ver (the hunk it could not place is shown above).
   To rebase it: UPTO=$((n - 1)) scripts/kernel/prepare.sh (applies the patches before it), then
-  git -C build/src apply --reject $PWD/patches/$p, fix, commit in build/src, make export-patches."
+  git -C build/src apply --reject $PINWB_PATCHES/$p, fix, commit in build/src, make export-patches."
     fi
     info=$(mktemp -d)
     git mailinfo -b "$info/msg" "$info/patch" < "$f" > "$info/info"
@@ -88,7 +88,7 @@ if [ ! -f "$stamp" ] || [ "$(cut -d' ' -f1 "$stamp")" != "$want_stamp" ] || [ "$
   done
   rm -f "$idx"
   git -C "$src" reset -q --hard "$head"
-  note "applied $n patch(es) from patches/series on $pkg $have_ver"
+  note "applied $n patch(es) from ${PINWB_PATCHES#"$PINWB_TOP"/}/series on $pkg $have_ver"
   echo "$want_stamp $head" > "$stamp"
 fi
 

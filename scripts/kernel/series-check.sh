@@ -3,7 +3,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 n=$(series_patches | wc -l)
-[ "$n" -gt 0 ] || { note "patches/series is empty: nothing to check"; exit 0; }
+[ "$n" -gt 0 ] || { note "${PINWB_PATCHES#"$PINWB_TOP"/}/series is empty: nothing to check"; exit 0; }
 mkdir -p "$PINWB_BUILD"
 for i in $(seq 1 "$n"); do
 	p=$(series_patches | sed -n "${i}p")

@@ -1,5 +1,5 @@
 #!/bin/bash
-# make stock: Debian's own binary kernel for the source version in patches/BASE, extracted (not
+# make stock: Debian's own binary kernel for the source version in the series' BASE, extracted (not
 # installed) under build/stock, plus a minimal busybox initramfs that loads the 9p/virtio modules
 # and hands over to scripts/vm/guest-init exactly as our built-in kernel does.
 set -euo pipefail
@@ -13,14 +13,14 @@ dir=$PINWB_BUILD/stock
 # The image of exactly that version, by its own name (scripts/lib.sh deb_kernel_image); the
 # package lists are refreshed once if they do not have it.
 re=$(base_get image)
-[ -n "$re" ] || die "patches/BASE has no image= line (the pattern of the stock image's package name)"
+[ -n "$re" ] || die "${PINWB_PATCHES#"$PINWB_TOP"/}/BASE has no image= line (the pattern of the stock image's package name)"
 if ! img=$(deb_kernel_image "$ver" "$re" 2>/dev/null); then
   note "no image of $ver in the package lists; apt-get update"
   apt-get update >/dev/null 2>&1 || note "apt-get update failed (network?); using the lists as they are"
   if ! img=$(deb_kernel_image "$ver" "$re" 2>"$PINWB_BUILD/stock-lookup.err"); then
     cat "$PINWB_BUILD/stock-lookup.err" >&2
     if [ "$ver" = "$(base_get version)" ]; then
-      die "no stock kernel image of $ver, the version in patches/BASE. The stock kernel must be the
+      die "no stock kernel image of $ver, the version in ${PINWB_PATCHES#"$PINWB_TOP"/}/BASE. The stock kernel must be the
   binary of the source the series is built on. Either move the base to a version Debian offers
   (docs/rig.md, \"Moving the base\"), or run with BASE_OK=1 to build on the newest linux-source-6.1 and
   compare with its image."
@@ -55,4 +55,4 @@ chmod +x "$ird/init"
 rm -rf "$ird"
 echo "$kver" > "$dir/kernelrelease"
 echo "$ver" > "$dir/.done"
-note "stock kernel $kver ($ver) ready in build/stock"
+note "stock kernel $kver ($ver) ready in ${dir#"$PINWB_TOP"/}"

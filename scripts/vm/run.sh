@@ -51,19 +51,19 @@ append+=" sysctl.kernel.hung_task_timeout_secs=420 ${VM_CLOCK:-tsc=unstable} ${V
 case "$kernel" in
 patched)
 	kimg=$PINWB_BUILD/bzImage initrd=()
-	[ -f "$kimg" ] || die "build/bzImage is missing: run 'make kernel' first"
+	[ -f "$kimg" ] || die "${kimg#"$PINWB_TOP"/} is missing: run 'make kernel${SERIES:+ SERIES=$SERIES}' first"
 	append+=" root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
 	append+=" init=$PINWB_TOP/scripts/vm/guest-init"
 	;;
 stock)
 	kimg=$PINWB_BUILD/stock/vmlinuz initrd=(-initrd "$PINWB_BUILD/stock/initrd.img")
-	[ -f "$kimg" ] || die "build/stock is missing: run 'make stock' first"
+	[ -f "$kimg" ] || die "${kimg%/*} is missing: run 'make stock${SERIES:+ SERIES=$SERIES}' first"
 	append+=" pinwb.init=$PINWB_TOP/scripts/vm/guest-init pinwb.modules=$PINWB_BUILD/stock/root"
 	;;
 control|*/*)	# the control kernel (make control: the same source and config, no series), or a
 	# bzImage built with the rig's config elsewhere (a mutant, an older series): booted like ours
 	kimg=$kernel initrd=()
-	[ "$kernel" = control ] && kimg=$PINWB_TOP/build/control/bzImage
+	[ "$kernel" = control ] && kimg=$PINWB_BUILD_ROOT/control/bzImage
 	[ -f "$kimg" ] || die "run.sh: no kernel image at $kimg"
 	append+=" root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
 	append+=" init=$PINWB_TOP/scripts/vm/guest-init"
@@ -80,7 +80,7 @@ listen:*|connect:*)
 esac
 [ -n "$ip" ] && append+=" pinwb.ip=$ip"
 
-results=${results:-$PINWB_TOP/results/run-$kernel}
+results=${results:-$PINWB_RESULTS/run-$kernel}
 mkdir -p "$results"
 results=$(cd "$results" && pwd)
 rm -f "$results/rc" "$results/cmd.out" "$results/console.log" "$results/guest-info" "$results/stopped-by-pair"

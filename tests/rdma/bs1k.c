@@ -64,7 +64,7 @@ int pw_test(int argc, char **argv)
 	addr = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (addr == MAP_FAILED)
 		pw_die("mmap: %s", strerror(errno));
-	mr = ibv_reg_mr(d.pd, addr, LEN, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	mr = pw_reg_mr(d.pd, addr, LEN, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	if (!mr)
 		err = errno;
 	pw_ok(mr || err == EFAULT, "registration: %s", mr ? "accepted" :

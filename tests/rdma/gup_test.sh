@@ -1,6 +1,7 @@
 #!/bin/bash
-# gup_test: the kernel's own GUP selftest (tools/testing/selftests/vm/gup_test.c of the kernel
-# source the patched kernel was built from, built by tests/rdma/Makefile as bin/gup_test), its
+# gup_test: the kernel's own GUP selftest (gup_test.c of tools/testing/selftests/vm in 6.1,
+# .../mm in 6.12, from the kernel source of the running kernel's series, built by
+# tests/rdma/Makefile as bin/SERIES/gup_test), its
 # pin/unpin cases (get_user_pages_fast, pin_user_pages_fast, pin_user_pages, the long-term pin
 # benchmark; read (-W) and write (-w; gup_test's default)) on anonymous memory and on a
 # MAP_SHARED 16 MiB ext4 file. Then read pins of the file again (long-term and not), with the
@@ -12,10 +13,11 @@
 set -u
 desc="the kernel's gup_test pin/unpin cases, anonymous and over an ext4 file; read pins dirty nothing"
 [ "${1:-}" = --describe ] && { echo "$desc"; exit 0; }
-bin=$(dirname "$0")/bin/gup_test
+series=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+bin=$(dirname "$0")/bin/$series/gup_test
 echo "KTAP version 1"
 echo "# gup_test: $desc"
-[ -x "$bin" ] || { echo "1..0"; echo "# SKIP $bin not built (make tests builds it from build/src)"; exit 4; }
+[ -x "$bin" ] || { echo "1..0"; echo "# SKIP $bin not built (make tests builds it from the $series kernel source)"; exit 4; }
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 [ -e /sys/kernel/debug/gup_test ] ||
 	{ echo "1..0"; echo "# SKIP no /sys/kernel/debug/gup_test: kernel without CONFIG_GUP_TEST"; exit 4; }
@@ -45,7 +47,17 @@ for c in "${cases[@]}"; do
 	if [ $rc -eq 0 ]; then echo "ok $n $name"; else echo "not ok $n $name (exit $rc)"; fail=1; fi
 done
 
-# Read pins, pages faulted in by GUP: the file must stay clean.
+# Read pins, pages faulted in by GUP: the file must stay clean. gup_test's -z asks for that with
+# its own copy of FOLL_TOUCH (0x02), which is FOLL_GET's value in 6.12 (FOLL_TOUCH became
+# internal): 6.12 WARNs that FOLL_GET and FOLL_PIN are exclusive and refuses the pin. Without -z
+# gup_test writes each page first, so on 6.12 this subtest is skipped (readpin checks read pins
+# of file pages through RDMA on both series).
+if [ "$series" != 6.1 ]; then
+	n=$((n + 1))
+	echo "ok $n # SKIP read pins with gup_test -z: its FOLL_TOUCH is FOLL_GET in $series (kernel WARN)"
+	echo "# seen: $((n - 1)) gup_test cases, $([ $fail = 0 ] && echo all passed || echo some failed)"
+	exit $fail
+fi
 # A fresh ext4 zeroes its inode tables from a background thread (ext4lazyinit), 2 MiB per
 # group: once it did so inside the window below (4128 sectors, in a clean-clone CI run).
 # noinit_itable stops it; the pause lets a zeroing already under way finish before counting.

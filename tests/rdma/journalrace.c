@@ -130,7 +130,7 @@ int pw_test(int argc, char **argv)
 	if (pthread_create(&th, NULL, switcher, NULL))
 		pw_die("pthread_create");
 	t0 = pw_now();
-	mr = ibv_reg_mr(d.pd, addr, LEN, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	mr = pw_reg_mr(d.pd, addr, LEN, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	reg_err = mr ? 0 : errno;
 	t1 = pw_now();
 	pthread_join(th, NULL);

@@ -89,6 +89,16 @@ for attempt in $(seq $attempts); do
 done
 
 sed 's/^/# server: /' "$work/server"
+# A kernel that refuses long-term write pins of file pages (upstream since 6.5: no series, no
+# pin_writeback_* counters) fails the server's registration of the mmap'd file: REFUSED, as
+# pw_reg_mr() reports it for the C tests (ib_write_bw does not print the errno).
+kv=$(uname -r | awk -F. '{ print $1 * 1000 + $2 }')
+if grep -q "Couldn't allocate MR" "$work/server" && ! grep -q '^pin_writeback_wait ' /proc/vmstat &&
+	[ "$kv" -ge 6005 ]; then
+	echo "# REFUSED ib_write_bw could not register the mmap'd ext4 file (this kernel refuses long-term write pins of file pages, as upstream does since 6.5)"
+	rm -rf "$work"
+	exit 5
+fi
 if [ $remote = 1 ]; then
 	crc=0 n=1
 	echo "# the client ran on the other side ($PINWB_PEER_ADDR; its output is in its results)"

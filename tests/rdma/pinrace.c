@@ -88,7 +88,7 @@ int pw_test(int argc, char **argv)
 	if (pthread_create(&th, NULL, flusher, NULL))
 		pw_die("pthread_create");
 	t0 = pw_now();
-	mr = ibv_reg_mr(d.pd, addr, LEN, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	mr = pw_reg_mr(d.pd, addr, LEN, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	treg = pw_now() - t0;
 	stop = 1;
 	pthread_join(th, NULL);

@@ -155,7 +155,7 @@ int pw_test(int argc, char **argv)
 			wb_iters++;
 		}
 		resumer = dm_resume_later();
-		mr = ibv_reg_mr(d.pd, addr, len, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+		mr = pw_reg_mr(d.pd, addr, len, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 		err = errno;
 		if (waitpid(resumer, &st, 0) != resumer || !WIFEXITED(st) || WEXITSTATUS(st))
 			pw_die("iteration %u: dmsetup resume %s failed", it, dm);

@@ -79,7 +79,7 @@ static bool run_kind(struct pw_dev *d, struct pw_qp_pair *qp, struct ibv_mr *sin
 	char *p;
 
 	p = map_kind(k, &fd);
-	mr = ibv_reg_mr(d->pd, p, LEN, IBV_ACCESS_REMOTE_READ);
+	mr = pw_reg_mr(d->pd, p, LEN, IBV_ACCESS_REMOTE_READ);
 	if (!pw_ok(mr != NULL, "%s: read-only MR registered (%s)", kind_name[k],
 		   mr ? "ok" : strerror(errno))) {
 		snprintf(seen, seenlen, "%s: not registered (%s)", kind_name[k], strerror(errno));
@@ -128,7 +128,7 @@ int pw_test(int argc, char **argv)
 	sbuf = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sbuf == MAP_FAILED)
 		pw_die("mmap: %s", strerror(errno));
-	sink = ibv_reg_mr(d.pd, sbuf, LEN, IBV_ACCESS_LOCAL_WRITE);
+	sink = pw_reg_mr(d.pd, sbuf, LEN, IBV_ACCESS_LOCAL_WRITE);
 	if (!sink)
 		pw_die("ibv_reg_mr (anonymous sink): %s", strerror(errno));
 

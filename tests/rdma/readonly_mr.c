@@ -111,7 +111,7 @@ static long long run_case(struct pw_dev *d, struct pw_qp_pair *qp, struct ibv_mr
 	/* pw_fmr_open opens O_RDONLY without PROT_WRITE, O_RDWR with it. */
 	err0 = -pw_fmr_open(d, &f, path, NBLK * PW_BLOCK, c->prot, 0);
 	pw_ok(!err0, "%s: access 0 MR %s", c->name, reg_result(err0));
-	rmr = ibv_reg_mr(d->pd, f.addr, NBLK * PW_BLOCK, IBV_ACCESS_REMOTE_READ);
+	rmr = pw_reg_mr(d->pd, f.addr, NBLK * PW_BLOCK, IBV_ACCESS_REMOTE_READ);
 	if (!rmr)
 		err_rr = errno ?: EIO;
 	pw_ok(!err_rr, "%s: IBV_ACCESS_REMOTE_READ MR %s", c->name, reg_result(err_rr));
@@ -203,7 +203,7 @@ int pw_test(int argc, char **argv)
 		    -1, 0);
 	if (sbuf == MAP_FAILED)
 		pw_die("mmap: %s", strerror(errno));
-	sink = ibv_reg_mr(d.pd, sbuf, NBLK * PW_BLOCK,
+	sink = pw_reg_mr(d.pd, sbuf, NBLK * PW_BLOCK,
 			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	if (!sink)
 		pw_die("ibv_reg_mr (anonymous sink): %s", strerror(errno));

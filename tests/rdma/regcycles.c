@@ -58,7 +58,7 @@ int pw_test(int argc, char **argv)
 
 	t0 = pw_now();
 	for (i = 1; i <= CYCLES; i++) {
-		mr = ibv_reg_mr(d.pd, f.addr, f.len,
+		mr = pw_reg_mr(d.pd, f.addr, f.len,
 				IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 		if (!mr) {
 			if (!failed++)

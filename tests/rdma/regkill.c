@@ -46,7 +46,7 @@ static void __attribute__((noreturn)) reg_child(char *addr, int wfd)
 	pw_dev_open(&d);
 	if (write(wfd, "S", 1) != 1)
 		_exit(3);
-	mr = ibv_reg_mr(d.pd, addr, LEN, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	mr = pw_reg_mr(d.pd, addr, LEN, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	if (write(wfd, mr ? "R" : "E", 1) != 1)
 		_exit(3);
 	for (;;)

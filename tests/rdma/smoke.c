@@ -48,7 +48,7 @@ int pw_test(int argc, char **argv)
 	anon = mmap(NULL, NBLK * PW_BLOCK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (anon == MAP_FAILED)
 		pw_die("mmap: %s", strerror(errno));
-	amr = ibv_reg_mr(d.pd, anon, NBLK * PW_BLOCK, access);
+	amr = pw_reg_mr(d.pd, anon, NBLK * PW_BLOCK, access);
 	if (!amr)
 		pw_die("ibv_reg_mr (anonymous): %s", strerror(errno));
 	write_and_check(&qp, &src, amr, "anonymous");

@@ -97,6 +97,11 @@ static const char *bdi_stats_of(const char *path)
 	return p;
 }
 
+static void other_umount(void)
+{
+	umount2(OTHER_MNT, MNT_DETACH);
+}
+
 static bool other_fs(void)
 {
 	const char *disk = getenv("PINWB_DISK2");
@@ -108,7 +113,11 @@ static bool other_fs(void)
 	if (system(cmd))
 		return false;
 	mkdir(OTHER_MNT, 0755);
-	return !mount(disk, OTHER_MNT, "ext4", 0, NULL);
+	if (mount(disk, OTHER_MNT, "ext4", 0, NULL))
+		return false;
+	/* Also when the test ends early (pw_die(), a REFUSED registration). */
+	atexit(other_umount);
+	return true;
 }
 
 int pw_test(int argc, char **argv)

@@ -114,6 +114,46 @@ void pw_die(const char *fmt, ...)
 	exit(PW_FAIL);
 }
 
+/* Is @addr in a MAP_SHARED mapping of a file (/proc/self/maps: "s" and an inode)? */
+static bool pw_shared_file_mapping(const void *addr)
+{
+	unsigned long lo, hi, ino;
+	char perms[8], line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &lo, &hi, perms, &ino) != 4)
+			continue;
+		if ((unsigned long)addr >= lo && (unsigned long)addr < hi)
+			found = perms[3] == 's' && ino != 0;
+		if ((unsigned long)addr >= lo && (unsigned long)addr < hi)
+			break;
+	}
+	fclose(f);
+	return found;
+}
+
+struct ibv_mr *pw_reg_mr(struct ibv_pd *pd, void *addr, size_t len, int access)
+{
+	const int write = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+			  IBV_ACCESS_REMOTE_ATOMIC;
+	struct ibv_mr *mr = ibv_reg_mr(pd, addr, len, access);
+	int err = errno;
+
+	if (!mr && err == EFAULT && (access & write) && pw_vmstat("pin_writeback_wait") < 0 &&
+	    pw_shared_file_mapping(addr)) {
+		printf("# REFUSED ibv_reg_mr of a writable MAP_SHARED file mapping: EFAULT (this kernel refuses long-term write pins of file pages, as upstream does since 6.5)\n");
+		printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n",
+		       pw_nr_pass, pw_nr_fail, pw_nr_skip);
+		exit(PW_REFUSED);
+	}
+	errno = err;
+	return mr;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--describe")) {
@@ -387,7 +427,7 @@ int pw_fmr_open(struct pw_dev *d, struct pw_fmr *f, const char *path, size_t len
 	f->addr = mmap(NULL, len, prot, MAP_SHARED, f->fd, 0);
 	if (f->addr == MAP_FAILED)
 		pw_die("mmap %s: %s", path, strerror(errno));
-	f->mr = ibv_reg_mr(d->pd, f->addr, len, access);
+	f->mr = pw_reg_mr(d->pd, f->addr, len, access);
 	if (!f->mr)
 		return errno ? -errno : -EIO;
 	return 0;
@@ -417,7 +457,7 @@ void pw_src_create(struct pw_dev *d, struct pw_src *s, size_t nblocks)
 	s->buf = mmap(NULL, s->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s->buf == MAP_FAILED)
 		pw_die("mmap source buffer: %s", strerror(errno));
-	s->mr = ibv_reg_mr(d->pd, s->buf, s->len, IBV_ACCESS_LOCAL_WRITE);
+	s->mr = pw_reg_mr(d->pd, s->buf, s->len, IBV_ACCESS_LOCAL_WRITE);
 	if (!s->mr)
 		pw_die("ibv_reg_mr (source buffer): %s", strerror(errno));
 }

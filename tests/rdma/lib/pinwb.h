@@ -22,7 +22,8 @@
 #define PW_BLOCK	4096u
 #define PW_MAGIC	0x424c4b42574e4950ull	/* "PINWBBLK" */
 
-enum { PW_PASS = 0, PW_FAIL = 1, PW_SKIP = 4 };
+/* PW_REFUSED: the kernel refused the registration the test is about (pw_reg_mr()). */
+enum { PW_PASS = 0, PW_FAIL = 1, PW_SKIP = 4, PW_REFUSED = 5 };
 
 /* Provided by each test. */
 extern const char pw_description[];
@@ -40,6 +41,14 @@ int pw_result(void);
 void __attribute__((noreturn)) pw_skip_all(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a reason and end the program as failed (a broken precondition, not a finding). */
 void __attribute__((noreturn)) pw_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * ibv_reg_mr(), except on a kernel that refuses long-term write pins of shared file mappings
+ * with EFAULT, as upstream does since 6.5 (a kernel without the series: no pin_writeback_*
+ * counters in /proc/vmstat). A writable MR over a MAP_SHARED file mapping refused that way ends
+ * the test as REFUSED (exit PW_REFUSED, "# REFUSED ..."): what the test is about cannot happen.
+ */
+struct ibv_mr *pw_reg_mr(struct ibv_pd *pd, void *addr, size_t len, int access);
 
 /* ---- device, loopback QP pair ---- */
 struct pw_dev {

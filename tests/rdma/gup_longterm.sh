@@ -1,0 +1,63 @@
+#!/bin/bash
+# gup_longterm: 6.12's own long-term pinning selftest (tools/testing/selftests/mm/gup_longterm.c,
+# built by tests/rdma/Makefile) on ext4: R/O and R/W long-term pins, fast and not, and io_uring
+# fixed buffers, of private and shared mappings of tmpfile()s, memfds and hugetlb memfds. Upstream
+# expects every writable long-term pin of a shared ext4 mapping to fail with EFAULT; the series
+# updates the selftest to expect success where ext4 opted in (one block per page, ordered or
+# writeback mode, no DAX) and EFAULT elsewhere. A kernel with the series runs the updated
+# selftest, one without runs the upstream one (bin/6.12/gup_longterm.upstream, from the pristine
+# source): each must pass on its own kernel. Run twice, on the scratch ext4 (4 KiB blocks: pins
+# accepted) and on an ext4 with 1 KiB blocks on $PINWB_DISK2 (refused), each time with /tmp and
+# the working directory on that filesystem (the selftest's tmpfile() and mkstemp() files).
+# The 6.1 source has no gup_longterm: on a 6.1 kernel the test is skipped.
+set -u
+desc="6.12's gup_longterm selftest on ext4 with 4 KiB and 1 KiB blocks: the series' expectations on a kernel with it, upstream's without"
+[ "${1:-}" = --describe ] && { echo "$desc"; exit 0; }
+here=$(cd "$(dirname "$0")" && pwd)
+series=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+echo "KTAP version 1"
+echo "# gup_longterm: $desc"
+if [ ! -d "$here/bin/$series" ] || [ "$series" = 6.1 ]; then
+	echo "1..0"; echo "# SKIP no gup_longterm selftest in the $series kernel source"; exit 4
+fi
+if grep -q '^pin_writeback_wait ' /proc/vmstat; then
+	bin=$here/bin/$series/gup_longterm what="the series' gup_longterm (this kernel has the series)"
+else
+	bin=$here/bin/$series/gup_longterm.upstream what="upstream's gup_longterm (this kernel lacks the series)"
+fi
+[ -x "$bin" ] || { echo "1..0"; echo "# SKIP $bin not built (make tests builds it from build/$series/src)"; exit 4; }
+disk=${PINWB_DISK2:-}
+[ -b "$disk" ] || { echo "1..0"; echo "# SKIP requires disk2 (PINWB_DISK2)"; exit 4; }
+echo "# $what"
+echo "1..2"
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# Hugetlb cases want free huge pages: a few of the default size, if the kernel gives them.
+echo 4 > /proc/sys/vm/nr_hugepages 2>/dev/null
+fail=0 n=0
+run_on() {	# DIR LABEL: the selftest with /tmp and its cwd on DIR
+	local dir=$1 label=$2 out rc totals
+	n=$((n + 1))
+	mkdir -p "$dir/tmp"
+	out=$(cd "$dir" && unshare -m sh -c 'mount --bind "$1/tmp" /tmp && exec "$2"' sh "$dir" "$bin" 2>&1)
+	rc=$?
+	sed 's/^/# /' <<< "$out"
+	totals=$(grep -m1 '^# Totals' <<< "$out" | sed 's/^# Totals: //')
+	# The selftest's own skips (hugetlb sizes without free pages, no gup_test device), by reason.
+	skips=$(sed -n 's/^ok [0-9]* # SKIP //p' <<< "$out" | sort | uniq -c | sed 's/^ *\([0-9]*\) /\1 x /' | paste -sd, -)
+	if [ "$rc" = 0 ] && grep -q '^# Totals: pass:[1-9][0-9]* fail:0 ' <<< "$out"; then
+		echo "ok $n - $label: $totals${skips:+ (skipped: $skips)}"
+	else
+		echo "not ok $n - $label: exit $rc; $(grep -m1 '^not ok' <<< "$out" || echo "${totals:-no totals}")"
+		fail=1
+	fi
+}
+run_on "${PINWB_SCRATCH:-/mnt/scratch}" "ext4, 4 KiB blocks (scratch)"
+mkdir -p /mnt/gup_longterm
+if mkfs.ext4 -q -F -b 1024 "$disk" >/dev/null 2>&1 && mount -t ext4 "$disk" /mnt/gup_longterm; then
+	run_on /mnt/gup_longterm "ext4, 1 KiB blocks ($disk)"
+	umount /mnt/gup_longterm
+else
+	n=$((n + 1)); echo "not ok $n - ext4, 1 KiB blocks: mkfs or mount of $disk failed"; fail=1
+fi
+echo 0 > /proc/sys/vm/nr_hugepages 2>/dev/null
+exit $fail
