@@ -2,7 +2,8 @@
 # DESCRIPTION: the stock kernel is found by its exact version among Debian's image packages,
 # never through the linux-image-amd64 metapackage; a version Debian no longer offers gives an
 # error that names what is offered and what to do. No network: apt-cache and apt-get are
-# stand-ins answering from output recorded on 2026-11-30 (tests/host/apt/today).
+# stand-ins answering from output recorded on 2026-11-30 (tests/host/apt/today; bpo612 for the
+# 6.12 series' base, with bookworm-backports enabled).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -58,5 +59,12 @@ t_ok "grep -qx 'apt-get update' '$FAKE_LOG' && ! grep -q 'apt-get download' '$FA
 
 # 7. Never through the metapackage: no call named linux-image-amd64.
 t_ok "! grep -q 'linux-image-amd64\\b' '$FAKE_LOG'" "no apt-cache/apt-get call names the metapackage ($(grep -c . "$FAKE_LOG") calls logged)"
+
+# 8. The 6.12 series' base (patches/6.12/BASE), recorded on the same day with bookworm-backports
+#    enabled (tests/host/apt/bpo612): its image is found by version among backports' and the
+#    security suite's 6.12 images, not its -unsigned twin, cloud or rt.
+re612=$(sed -n 's/^image=//p' "$top/patches/6.12/BASE") ver612=$(sed -n 's/^version=//p' "$top/patches/6.12/BASE")
+got=$(FAKE_APT=$here/apt/bpo612 deb_kernel_image "$ver612" "$re612" 2>"$tmp/err"); rc=$?
+t_ok "[ $rc = 0 ] && [ '$got' = linux-image-6.12.95+deb12-amd64 ]" "6.12 base $ver612 -> linux-image-6.12.95+deb12-amd64 (got '$got', rc $rc)"
 
 t_done
