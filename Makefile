@@ -69,8 +69,9 @@ stock: deps-kernel
 	@scripts/kernel/prepare.sh >/dev/null
 	@scripts/stock/fetch.sh
 
+# The kernels' own selftests are built from the series' tree (KCONFIG=debug: the debug tree's).
 tests: deps-tests
-	@$(MAKE) -s -C tests/rdma
+	@$(MAKE) -s -C tests/rdma $(if $(filter debug,$(KCONFIG)),$(if $(filter 6.1,$(SERIES)),KSRC,KSRC612)=$(PINWB_BUILD)/src)
 
 # The host-side tests come first (seconds, no guest); make check's table counts them with the
 # guest's (once: the two-node run leaves them to the one-guest run).

@@ -59,9 +59,12 @@ done
 [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}; run as root or install them: apt-get install ${missing[*]}"
 note "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y --allow-downgrades --no-install-recommends "${missing[@]}" >/tmp/pinwb-apt.log 2>&1; then
+# The base is pinned by version, which may be older than what is installed: only it may go down.
+dg=()
+for p in "${missing[@]}"; do [[ $p == linux-source-*=* ]] && dg=(--allow-downgrades); done
+if ! apt-get install -y "${dg[@]}" --no-install-recommends "${missing[@]}" >/tmp/pinwb-apt.log 2>&1; then
   apt-get update >>/tmp/pinwb-apt.log 2>&1 || true
-  apt-get install -y --allow-downgrades --no-install-recommends "${missing[@]}" >>/tmp/pinwb-apt.log 2>&1 || {
+  apt-get install -y "${dg[@]}" --no-install-recommends "${missing[@]}" >>/tmp/pinwb-apt.log 2>&1 || {
     tail -n 15 /tmp/pinwb-apt.log >&2
     die "apt-get could not install: ${missing[*]} (log: /tmp/pinwb-apt.log).
   If $(base_get package)=$(base_get version) is no longer offered, install the available version and

@@ -16,6 +16,7 @@
 #   MUTANT_REPORT_ONLY=1   redraw the table from the last run's results
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+[ "$PINWB_SERIES" = 6.1 ] || die "make mutants: tests/mutants holds mutants of the 6.1 series only (SERIES=$PINWB_SERIES)"
 
 list=$PINWB_TOP/tests/mutants/MUTANTS
 src=$PINWB_BUILD/src mdir=$PINWB_BUILD/mutant out=$PINWB_TOP/results/mutants

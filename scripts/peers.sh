@@ -11,7 +11,7 @@ set -uo pipefail
 
 want=44.0-2
 doc=/usr/share/doc/rdma-core/tests
-out=$PINWB_TOP/results/peers
+out=$PINWB_RESULTS/peers
 suite=$PINWB_BUILD/peers/suite
 kernels=("$@"); [ ${#kernels[@]} -gt 0 ] || kernels=(stock patched)
 
@@ -43,7 +43,7 @@ counts() {
 		if (n["xfail"] + n["xpass"]) printf ", %d xfail, %d xpass", n["xfail"], n["xpass"]; printf " (%d cases)", NR}' "$f"
 }
 
-report=$PINWB_TOP/results/peers.txt
+report=$PINWB_RESULTS/peers.txt
 bad=0
 {
 	echo "pinwb peers: rdma-core $want tests (python3-pyverbs) on rxe0, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_PATCHES/cover-letter.txt")"
@@ -88,5 +88,5 @@ if [ -s "$out/stock/peers.tsv" ] && [ -s "$out/patched/peers.tsv" ]; then
 	sed -n '/^passed on stock, not on patched:/,/^passed on patched/p' "$report" | grep -q '^  [^n]' && {
 		echo "pinwb: peers: tests that pass on stock fail on patched (above)" >&2; bad=1; }
 fi
-echo "report: results/peers.txt"
+echo "report: ${report#"$PINWB_TOP"/}"
 exit $bad

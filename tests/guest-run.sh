@@ -188,7 +188,12 @@ run_once() {
 		result=fail; reason="exit 0 without a single passed subtest"
 	   fi ;;
 	4) result=skip; reason=$(grep -E '^# SKIP' "$full" | tail -n 1 | sed 's/^# SKIP //') ;;
-	5) result=refused; reason=$(grep -E '^# REFUSED' "$full" | tail -n 1 | sed 's/^# REFUSED //') ;;
+	5) # REFUSED: the registration the test is about was refused, and nothing failed before it.
+	   reason=$(grep -E '^# REFUSED' <<< "$runout" | tail -n 1 | sed 's/^# REFUSED //')
+	   if [ -z "$reason" ]; then result=fail; reason="exit status 5 without a '# REFUSED' line"
+	   elif grep -q '^not ok' <<< "$runout"; then result=fail; reason="refused after a failure: $(grep -m1 '^not ok' <<< "$runout")"
+	   else result=refused
+	   fi ;;
 	124) result=fail; reason="timed out after ${timeout_s}s" ;;
 	137) result=fail
 	   if awk -v s="$secs" -v t="$timeout_s" 'BEGIN{exit !(s >= t)}'; then reason="timed out after ${timeout_s}s (and ignored SIGTERM)"
@@ -215,7 +220,7 @@ run_once() {
 repeat=${PINWB_REPEAT:-1}
 for t in "${tests[@]}"; do
 	: > "$res/$t.full"; : > "$res/$t.dmesg"; : > "$res/$t.runs"
-	nfail=0 npass=0 total=0 first_reason=
+	nfail=0 npass=0 nref=0 total=0 first_reason=
 	for run in $(seq "$repeat"); do
 		line=$(run_once "$t" "$run")
 		IFS='|' read -r result secs reason <<< "$line"
@@ -224,6 +229,7 @@ for t in "${tests[@]}"; do
 		case $result in
 		pass) npass=$((npass + 1)) ;;
 		fail) nfail=$((nfail + 1)); [ -n "$first_reason" ] || first_reason=$reason ;;
+		refused) nref=$((nref + 1)); [ -n "$first_reason" ] || first_reason=$reason ;;
 		*) [ -n "$first_reason" ] || first_reason=$reason ;;
 		esac
 	done
@@ -231,6 +237,10 @@ for t in "${tests[@]}"; do
 		final=$result reason=$first_reason
 	elif [ $nfail -gt 0 ]; then
 		final=fail reason="failed in $nfail of $repeat runs: $first_reason"
+	elif [ $nref -gt 0 ] && [ $npass -gt 0 ]; then
+		final=fail reason="refused in $nref of $repeat runs, passed in $npass: $first_reason"
+	elif [ $nref -gt 0 ]; then
+		final=refused reason="refused in $nref of $repeat runs: $first_reason"
 	elif [ $npass -gt 0 ]; then
 		final=pass reason="passed in $npass of $repeat runs"
 	else

@@ -28,11 +28,13 @@
 
 static sigjmp_buf sigbus_jmp;
 static volatile sig_atomic_t sigbus_code = -1;
+static void *volatile sigbus_addr;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig; (void)uc;
 	sigbus_code = si->si_code;
+	sigbus_addr = si->si_addr;
 	siglongjmp(sigbus_jmp, 1);
 }
 
@@ -83,6 +85,11 @@ int pw_test(int argc, char **argv)
 		mret = madvise(r.f.addr, (size_t)sysconf(_SC_PAGESIZE), MADV_HWPOISON);
 		merr = mret ? errno : 0;
 	} else {
+		/* Only the kernel's kill of a process that maps the lost page is accepted. */
+		if (sigbus_code != BUS_MCEERR_AR || (char *)sigbus_addr < r.f.addr ||
+		    (char *)sigbus_addr >= r.f.addr + sysconf(_SC_PAGESIZE))
+			pw_die("madvise(MADV_HWPOISON): SIGBUS with si_code %d at %p, not BUS_MCEERR_AR at block 0's page %p",
+			       (int)sigbus_code, sigbus_addr, (void *)r.f.addr);
 		mret = 0, merr = 0;	/* killed as the process that maps the lost data */
 		pw_info("madvise(MADV_HWPOISON): SIGBUS (si_code %d%s): the kernel treats the page as lost data",
 			(int)sigbus_code, sigbus_code == BUS_MCEERR_AR ? ", BUS_MCEERR_AR" : "");

@@ -146,9 +146,12 @@ struct ibv_mr *pw_reg_mr(struct ibv_pd *pd, void *addr, size_t len, int access)
 	if (!mr && err == EFAULT && (access & write) && pw_vmstat("pin_writeback_wait") < 0 &&
 	    pw_shared_file_mapping(addr)) {
 		printf("# REFUSED ibv_reg_mr of a writable MAP_SHARED file mapping: EFAULT (this kernel refuses long-term write pins of file pages, as upstream does since 6.5)\n");
+		/* Something that failed before stays a failure. */
+		if (pw_nr_fail)
+			printf("# ...after %d failed subtest(s): FAIL\n", pw_nr_fail);
 		printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n",
 		       pw_nr_pass, pw_nr_fail, pw_nr_skip);
-		exit(PW_REFUSED);
+		exit(pw_nr_fail ? PW_FAIL : PW_REFUSED);
 	}
 	errno = err;
 	return mr;
