@@ -40,9 +40,15 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>
 echo 4 > /proc/sys/vm/nr_hugepages 2>/dev/null
 fail=0 n=0
 selftest() {	# DIR BINARY: the selftest with /tmp and its cwd on DIR
+	# A copy on DIR: the binary's own path may be under /tmp (a clone in /tmp), which the bind
+	# mount hides.
 	mkdir -p "$1/tmp"
-	# shellcheck disable=SC2016 # $1, $2: the inner shell's arguments
-	(cd "$1" && unshare -m sh -c 'mount --bind "$1/tmp" /tmp && exec "$2"' sh "$1" "$2" 2>&1)
+	cp "$2" "$1/gup_longterm.bin" || return 1
+	# shellcheck disable=SC2016 # $1: the inner shell's argument
+	(cd "$1" && unshare -m sh -c 'mount --bind "$1/tmp" /tmp && exec ./gup_longterm.bin' sh "$1" 2>&1)
+	local rc=$?
+	rm -f "$1/gup_longterm.bin"
+	return $rc
 }
 run_on() {	# DIR LABEL
 	local dir=$1 label=$2 out rc totals skips allowed badskip npass
