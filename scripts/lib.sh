@@ -8,12 +8,10 @@ PINWB_TOP=${PINWB_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 # results/<series>/.
 PINWB_SERIES=${SERIES:-6.1}
 PINWB_PATCHES=${PINWB_PATCHES:-$PINWB_TOP/patches/$PINWB_SERIES}
+# series_dir SERIES: the subdirectory of build/ and results/ for SERIES (6.1: none).
+series_dir() { [ "$1" = 6.1 ] || printf '/%s' "$1"; }
 # shellcheck disable=SC2034 # PINWB_BUILD_ROOT and PINWB_RESULTS are for the scripts that source this
-if [ "$PINWB_SERIES" = 6.1 ]; then
-	PINWB_BUILD_ROOT=$PINWB_TOP/build PINWB_RESULTS=$PINWB_TOP/results
-else
-	PINWB_BUILD_ROOT=$PINWB_TOP/build/$PINWB_SERIES PINWB_RESULTS=$PINWB_TOP/results/$PINWB_SERIES
-fi
+PINWB_BUILD_ROOT=$PINWB_TOP/build$(series_dir "$PINWB_SERIES") PINWB_RESULTS=$PINWB_TOP/results$(series_dir "$PINWB_SERIES")
 PINWB_BUILD=${PINWB_BUILD:-$PINWB_BUILD_ROOT}
 
 die() { echo "pinwb: error: $*" >&2; exit 1; }

@@ -33,7 +33,8 @@ for s in 6.1 6.12; do
 	done
 done
 kernel_ready() {	# SERIES KERNEL: is that kernel built?
-	local b=$PINWB_TOP/build; [ "$1" = 6.1 ] || b=$b/$1
+	local b
+	b=$PINWB_TOP/build$(series_dir "$1")
 	case "$2" in
 	stock) [ -f "$b/stock/vmlinuz" ] ;;
 	control) [ -f "$b/control/bzImage" ] ;;
