@@ -75,9 +75,8 @@ seen() { local s; s=$(sed -n 's/^# seen: //p' "$out/$1/$2.full" 2>/dev/null | ta
 metric() { sed -n 's/^# metric: \([0-9]*\) .*/\1/p' "$out/$1/$2.full" 2>/dev/null | tail -n 1; }
 
 # tests/expect: what each test must do on each kernel (TEST and one column per kernel, in the
-# order of "kernels" above: PASS, FAIL, SKIP or REFUSED; FLAKY: PASS or FAIL, marked "~", for a
-# behaviour of a kernel without the series that is not stable, which tests/expect explains). A
-# departure is marked in the table ("!") and makes make repro fail.
+# order of "kernels" above: PASS, FAIL, SKIP or REFUSED). A departure is marked in the table
+# ("!") and makes make repro fail.
 declare -A want=()
 while read -r name rest; do
 	case "$name" in ''|'#'*) continue ;; esac
@@ -92,9 +91,7 @@ mark() {	# mark KERNEL TEST: the verdict, with "!" when it departs from tests/ex
 	local r w
 	r=$(res "$1" "$2")
 	w=${want[$2/$1]:-}
-	if [ "$w" = FLAKY ] && [[ ${r%% *} == @(PASS|FAIL) ]]; then
-		echo "$r~"	# either is expected; tests/expect says why
-	elif [ -z "$w" ] || [ "${r%% *}" != "$w" ]; then
+	if [ -z "$w" ] || [ "${r%% *}" != "$w" ]; then
 		echo "$r!"
 	else
 		echo "$r"
