@@ -72,6 +72,7 @@ stock: deps-kernel
 # The kernels' own selftests are built from the series' tree (KCONFIG=debug: the debug tree's).
 tests: deps-tests
 	@$(MAKE) -s -C tests/rdma $(if $(filter debug,$(KCONFIG)),$(if $(filter 6.1,$(SERIES)),KSRC,KSRC612)=$(PINWB_BUILD)/src)
+	@$(MAKE) -s -C bench
 
 # The host-side tests come first (seconds, no guest); make check's table counts them with the
 # guest's (once: the two-node run leaves them to the one-guest run).
@@ -107,7 +108,6 @@ repro: deps-vm
 
 bench: kernel control stock tests deps-vm
 	@scripts/deps.sh repro
-	@$(MAKE) -s -C bench
 	@bench/run.sh
 
 peers: kernel stock deps-vm

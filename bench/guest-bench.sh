@@ -40,15 +40,32 @@ for size in $sizes; do
 	done
 done
 
-if [ "$quick" = 1 ]; then regs="16" fsyncs="16" idle="16 5"; else regs="1 16 64 256" fsyncs="64 256" idle="64 30"; fi
+# Each run of pinwb_bench: its metric lines to stdout; exit 5 (a kernel that refuses writable
+# file MRs, as upstream since 6.5: "# REFUSED") and other failures are remembered for the end.
+refused='' failed=''
+bench_run() {
+	local o r
+	o=$("$bench" "$@"); r=$?
+	grep -v '^#\|^KTAP' <<< "$o"
+	case $r in
+	0) ;;
+	5) refused=$(grep -m 1 '^# REFUSED' <<< "$o") ;;
+	*) failed+=" '$*' (exit $r)"; grep '^#' <<< "$o" | tail -n 3 >&2 ;;
+	esac
+}
+
+if [ "$quick" = 1 ]; then regs="16" fsyncs="16" ranges="16" idle="16 5"
+else regs="1 16 64 256" fsyncs="64 256" ranges="${BENCH_RANGE_MIB:-256}" idle="64 30"; fi
 # The plain side of the fsync comparison must still be all dirty when fsync starts: keep
 # background writeback from starting on it (restored before the idle measurement).
 bg=$(cat /proc/sys/vm/dirty_background_ratio) fg=$(cat /proc/sys/vm/dirty_ratio)
-for mib in $regs; do fresh_fs; "$bench" reg "$mib" | grep -v '^#\|^KTAP'; done
+for mib in $regs; do fresh_fs; bench_run reg "$mib"; done
 echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
-for mib in $fsyncs; do fresh_fs; "$bench" fsync "$mib" | grep -v '^#\|^KTAP'; done
+for mib in $fsyncs; do fresh_fs; bench_run fsync "$mib"; done
+for mib in $ranges; do fresh_fs; bench_run rangesync "$mib"; done
 echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
-fresh_fs; "$bench" idle "$idle" | grep -v '^#\|^KTAP'
+read -r imib isecs <<< "$idle"
+fresh_fs; bench_run idle "$imib" "$isecs"
 # Dirty throttling: 256 MiB buffered writes with and without a 512 MiB writable file MR
 # registered (the figures of tests/rdma/bin/throttle, as MiB/s).
 if [ "$quick" != 1 ]; then
@@ -60,4 +77,7 @@ if [ "$quick" != 1 ]; then
 	       print "throttle_write_other_mr", r($3), "MiB/s"; print "throttle_write_other_nomr", r($4), "MiB/s" }'
 fi
 umount "$PINWB_SCRATCH" 2>/dev/null
+# Exit status: 1 if a benchmark failed, 5 if the kernel refused the file MRs, else 0.
+[ -z "$failed" ] || { echo "guest-bench: failed:$failed" >&2; exit 1; }
+[ -z "$refused" ] || { echo "$refused"; exit 5; }
 exit 0

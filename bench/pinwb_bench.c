@@ -6,7 +6,12 @@
  *   reg SIZE_MIB        ibv_reg_mr + ibv_dereg_mr of a writable MR over an ext4 file mapping
  *   fsync SIZE_MIB      fsync of a registered, RDMA-written range, and of the same amount of
  *                       plain dirty pages of another file (CPU-written, no MR)
- *   idle SIZE_MIB SECS  bytes written to the device while a registered, fsync'd range sits idle
+ *   rangesync SIZE_MIB  msync(MS_SYNC) and sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER) of 1 MiB
+ *                       the device wrote inside a registered SIZE_MIB range, and of 1 MiB of plain
+ *                       dirty pages (CPU-written, no MR) inside a SIZE_MIB file
+ *   idle SIZE_MIB SECS  while a registered, fsync'd range sits idle: bytes written to the device,
+ *                       pinned pages cleaning writeback visited (pin_writeback_skip), and the
+ *                       CPU time all CPUs spent outside idle, then the same without the MR
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +50,7 @@ static void bench_reg(struct pw_dev *d, size_t mib)
 	memset(f.addr, 1, len);
 	fsync(f.fd);
 	t0 = now_ms();
-	f.mr = ibv_reg_mr(d->pd, f.addr, len, rw_access);
+	f.mr = pw_reg_mr(d->pd, f.addr, len, rw_access);	/* exit 5 where refused */
 	t1 = now_ms();
 	if (!f.mr)
 		pw_die("ibv_reg_mr %zu MiB: %s", mib, strerror(errno));
@@ -114,6 +119,111 @@ static void bench_fsync(struct pw_dev *d, size_t mib)
 	unlink(dat);
 }
 
+#define RANGE_MIB 1
+
+/* One range sync of [off, off + RANGE_MIB MiB) of fd/addr: "msync" or "sfr". */
+static void range_sync(const char *how, int fd, char *addr, size_t off)
+{
+	size_t len = RANGE_MIB << 20;
+	int ret;
+
+	if (!strcmp(how, "msync"))
+		ret = msync(addr + off, len, MS_SYNC);
+	else
+		ret = sync_file_range(fd, off, len, SYNC_FILE_RANGE_WAIT_BEFORE |
+				      SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+	if (ret)
+		pw_die("%s: %s", how, strerror(errno));
+}
+
+static void bench_rangesync(struct pw_dev *d, size_t mib)
+{
+	static const char *const how[] = { "msync", "sfr" };
+	size_t len = mib << 20, nblk = len / PW_BLOCK;
+	char *dat = strdup(pw_path("bench-range.dat")), *pdat = strdup(pw_path("bench-range-plain.dat"));
+	size_t off = len / 2;	/* the synced range: the middle of the file */
+	struct pw_qp_pair qp;
+	struct pw_src src;
+	struct pw_fmr f;
+	long long s0, s1;
+	double t0, t1;
+	char *plain;
+	int fd, ret, i;
+
+	pw_qp_pair_create(d, &qp, 64);
+	pw_src_create(d, &src, 64);
+	ret = pw_fmr_open(d, &f, dat, len, PROT_READ | PROT_WRITE, rw_access);
+	if (ret)
+		pw_die("ibv_reg_mr %zu MiB: %s", mib, strerror(-ret));
+	if (pw_write_gen(&qp, &src, f.mr, 0, nblk, 1) || fsync(f.fd))
+		pw_die("first generation");
+	for (i = 0; i < 2; i++) {
+		/* The whole range changes (the device), the peer says which 1 MiB to persist. */
+		if (pw_write_gen(&qp, &src, f.mr, 0, nblk, 2 + i))
+			pw_die("generation %d", 2 + i);
+		sync();		/* everything else out of the way; pin-only pages stay */
+		s0 = pw_dev_sectors_written(dat);
+		t0 = now_ms();
+		range_sync(how[i], f.fd, f.addr, off);
+		t1 = now_ms();
+		s1 = pw_dev_sectors_written(dat);
+		printf("range_%s_pinned_%zuMiB %.2f ms\n", how[i], mib, t1 - t0);
+		printf("range_%s_pinned_%zuMiB_written %.2f MiB\n", how[i], mib, (s1 - s0) / 2048.0);
+	}
+	pw_fmr_close(&f);
+	pw_src_destroy(&src);
+	pw_qp_pair_destroy(&qp);
+	unlink(dat);
+
+	/* 1 MiB of plain dirty pages in the middle of a file of the same size. */
+	fd = open(pdat, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	plain = malloc(RANGE_MIB << 20);
+	if (fd < 0 || !plain || ftruncate(fd, len))
+		pw_die("plain file: %s", strerror(errno));
+	f.addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (f.addr == MAP_FAILED)
+		pw_die("mmap: %s", strerror(errno));
+	memset(plain, 1, RANGE_MIB << 20);
+	for (size_t o = 0; o < len; o += RANGE_MIB << 20)
+		if (pwrite(fd, plain, RANGE_MIB << 20, o) != (ssize_t)(RANGE_MIB << 20))
+			pw_die("plain write: %s", strerror(errno));
+	if (fsync(fd))
+		pw_die("plain fsync: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		memset(plain, 2 + i, RANGE_MIB << 20);
+		if (pwrite(fd, plain, RANGE_MIB << 20, off) != (ssize_t)(RANGE_MIB << 20))
+			pw_die("plain write: %s", strerror(errno));
+		s0 = pw_dev_sectors_written(pdat);
+		t0 = now_ms();
+		range_sync(how[i], fd, f.addr, off);
+		t1 = now_ms();
+		s1 = pw_dev_sectors_written(pdat);
+		printf("range_%s_plain_%zuMiB %.2f ms\n", how[i], mib, t1 - t0);
+		printf("range_%s_plain_%zuMiB_written %.2f MiB\n", how[i], mib, (s1 - s0) / 2048.0);
+	}
+	munmap(f.addr, len);
+	free(plain);
+	close(fd);
+	unlink(pdat);
+	free(pdat);
+	free(dat);
+}
+
+/* CPU time spent outside idle and iowait by all CPUs since boot, in ms (/proc/stat). */
+static double busy_ms(void)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!f || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+			 &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+		pw_die("cannot read /proc/stat");
+	fclose(f);
+	/* user nice system [idle iowait] irq softirq steal */
+	return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1000.0 / hz;
+}
+
 static void bench_idle(struct pw_dev *d, size_t mib, int secs)
 {
 	size_t len = mib << 20, nblk = len / PW_BLOCK;
@@ -121,7 +231,8 @@ static void bench_idle(struct pw_dev *d, size_t mib, int secs)
 	struct pw_qp_pair qp;
 	struct pw_src src;
 	struct pw_fmr f;
-	long long s0, s1;
+	long long s0, s1, v0, v1;
+	double c0, c1;
 	int ret;
 
 	pw_qp_pair_create(d, &qp, 64);
@@ -133,13 +244,25 @@ static void bench_idle(struct pw_dev *d, size_t mib, int secs)
 		pw_die("write + fsync");
 	sync();
 	s0 = pw_dev_sectors_written(dat);
+	v0 = pw_vmstat("pin_writeback_skip");
+	c0 = busy_ms();
 	sleep(secs);
+	c1 = busy_ms();
+	v1 = pw_vmstat("pin_writeback_skip");
 	s1 = pw_dev_sectors_written(dat);
 	printf("idle_%zuMiB_%ds_written %.2f MiB\n", mib, secs, (s1 - s0) / 2048.0);
+	if (v0 >= 0)	/* the series' counter; a kernel without it never looks at the pages */
+		printf("idle_%zuMiB_%ds_page_visits %lld pages\n", mib, secs, v1 - v0);
+	printf("idle_%zuMiB_%ds_busy_cpu %.0f ms\n", mib, secs, c1 - c0);
 	pw_fmr_close(&f);
+	unlink(dat);
+	sync();
+	c0 = busy_ms();
+	sleep(secs);
+	c1 = busy_ms();
+	printf("idle_nomr_%ds_busy_cpu %.0f ms\n", secs, c1 - c0);
 	pw_src_destroy(&src);
 	pw_qp_pair_destroy(&qp);
-	unlink(dat);
 }
 
 int pw_test(int argc, char **argv)
@@ -147,12 +270,14 @@ int pw_test(int argc, char **argv)
 	struct pw_dev d;
 
 	if (argc < 3)
-		pw_die("usage: pinwb_bench reg|fsync|idle SIZE_MIB [SECS]");
+		pw_die("usage: pinwb_bench reg|fsync|rangesync|idle SIZE_MIB [SECS]");
 	pw_dev_open(&d);
 	if (!strcmp(argv[1], "reg"))
 		bench_reg(&d, atol(argv[2]));
 	else if (!strcmp(argv[1], "fsync"))
 		bench_fsync(&d, atol(argv[2]));
+	else if (!strcmp(argv[1], "rangesync"))
+		bench_rangesync(&d, atol(argv[2]));
 	else if (!strcmp(argv[1], "idle"))
 		bench_idle(&d, atol(argv[2]), argc > 3 ? atoi(argv[3]) : 30);
 	else

@@ -49,7 +49,7 @@ static int resident(void *addr, size_t len)
 
 int pw_test(int argc, char **argv)
 {
-	const char *path = pw_path("busyinval.dat"), *path2 = pw_path("busyinval-dio.dat");
+	char *path = strdup(pw_path("busyinval.dat")), *path2 = strdup(pw_path("busyinval-dio.dat"));
 	const size_t len = (size_t)NBLK * PW_BLOCK;
 	struct btrfs_ioctl_encoded_io_args enc;
 	int fd, dfd, ret, err, before, after;
@@ -122,5 +122,7 @@ int pw_test(int argc, char **argv)
 	free(buf);
 	pw_fmr_close(&f2);
 	pw_dev_close(&d);
+	free(path);
+	free(path2);
 	return pw_result();
 }

@@ -1,0 +1,50 @@
+#!/bin/bash
+# bench_smoke: the guest side of make bench (bench/guest-bench.sh) in its short mode
+# (BENCH_QUICK=1), so that a bench that no longer builds or runs fails make check (issue 20:
+# bench/ once went unbuilt for weeks). Checks that every benchmark ran and printed its metrics
+# as numbers; the figures themselves are make bench's business, not a test's.
+# Output is KTAP; exit status 0 pass, 1 fail, 5 refused (a kernel that refuses writable file
+# MRs: the bench's file MRs cannot be registered).
+set -u
+desc="make bench's guest part, short mode: every benchmark runs and prints its metrics"
+[ "${1:-}" = --describe ] && { echo "$desc"; exit 0; }
+top=$(cd "$(dirname "$0")/../.." && pwd)
+echo "KTAP version 1"
+echo "# bench_smoke: $desc"
+# One metric family per benchmark of guest-bench.sh's short mode.
+families=(write_bw_anon_ write_bw_mmap_ reg_ dereg_ fsync_pinned_ fsync_plain_ range_msync_ range_sfr_ idle_)
+echo "1..$(( ${#families[@]} + 1 ))"
+work=$(mktemp -d)
+if [ ! -x "$top/bench/bin/pinwb_bench" ]; then
+	echo "not ok 1 bench/bin/pinwb_bench is not built (make tests builds bench/)"
+	rm -rf "$work"; exit 1
+fi
+BENCH_QUICK=1 "$top/bench/guest-bench.sh" > "$work/out" 2> "$work/err"
+rc=$?
+sed 's/^/# bench: /' "$work/out"
+sed 's/^/# bench stderr: /' "$work/err"
+# guest-bench.sh leaves the scratch device unmounted; the runner unmounts it after the test.
+mount "$PINWB_DISK" "${PINWB_SCRATCH:-/mnt/scratch}" 2>/dev/null
+if [ $rc = 5 ]; then
+	echo "# REFUSED $(sed -n 's/^# REFUSED //p' "$work/out" | head -n 1)"
+	rm -rf "$work"; exit 5
+fi
+fail=0
+if [ $rc = 0 ]; then echo "ok 1 bench/guest-bench.sh finished"; else echo "not ok 1 bench/guest-bench.sh exit status $rc"; fail=1; fi
+i=1
+for f in "${families[@]}"; do
+	i=$((i + 1))
+	lines=$(grep -E "^${f}[A-Za-z0-9_]* " "$work/out")
+	bad=$(awk '$2 !~ /^-?[0-9]+(\.[0-9]+)?$/ { print $1 "=" $2 }' <<< "$lines" | tr '\n' ' ')
+	n=$(grep -c . <<< "$lines")
+	if [ -z "$lines" ]; then
+		echo "not ok $i no ${f}* metric printed"; fail=1
+	elif [ -n "$bad" ]; then
+		echo "not ok $i ${f}*: not a number: $bad"; fail=1
+	else
+		echo "ok $i ${f}*: $n metric(s): $(awk '{ printf "%s=%s %s; ", $1, $2, $3 }' <<< "$lines")"
+	fi
+done
+echo "# seen: bench/guest-bench.sh short mode: $(grep -cE '^[a-z_0-9A-Z]+ ' "$work/out") metrics$([ $fail = 0 ] && echo ", all numbers" || echo ", some missing or not numbers")"
+rm -rf "$work"
+exit $fail

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * idle: an idle registered range costs the flusher O(1) per pass, not a visit to every pinned
+ * page, and the rest of the file is still cleaned on time (issue 20).
+ *
+ * A 16 MiB ext4 file MR (NBLK blocks) followed by a 1 MiB tail that is not registered, all
+ * written and fsync'd first, so every block is allocated and its place on the device known.
+ * The device writes the MR, fsync, then background writeback is made eager
+ * (vm.dirty_expire_centisecs 100, vm.dirty_writeback_centisecs 50, restored afterwards):
+ *  1. after the first passes, IDLE_S seconds without any change: cleaning writeback looks at
+ *     no pinned page (pin_writeback_skip does not grow) and still passes over the file
+ *     (pin_writeback_idle grows, so the flusher did run);
+ *  2. CPU writes without any sync - write(2) into the tail, and a store through the mapping
+ *     into block 0 of the MR, whose page fsync write-protected - reach the device within
+ *     CLEAN_S seconds (read back from the block device);
+ *  3. once those are written, the file is idle again: the same check as 1;
+ *  4. fsync still writes everything the device wrote (read back from the block device);
+ *  5. the device writes the MR once more and the MR is deregistered, which marks its pages
+ *     dirty (ib_umem_release()): cleaning writeback writes them within CLEAN_S seconds, with
+ *     no sync.
+ * The first series skipped every pinned page at every pass (pin_writeback_skip grew by NBLK
+ * per pass); a kernel without the series has no such counters (skipped).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/pinwb.h"
+
+const char pw_description[] = "an idle 16 MiB ext4 file MR costs the flusher no page visits; CPU writes to the file are still cleaned on time";
+
+#define NBLK 4096	/* the MR: 16 MiB */
+#define TAIL 256	/* then 1 MiB written by the CPU only */
+#define SETTLE_S 3
+#define IDLE_S 5
+#define CLEAN_S 15
+
+static const char *const knob[] = {
+	"/proc/sys/vm/dirty_expire_centisecs", "/proc/sys/vm/dirty_writeback_centisecs",
+};
+static const long want[] = { 100, 50 };
+
+/* One idle window: pin_writeback_skip must not grow, pin_writeback_idle must. */
+static long long idle_window(const char *when)
+{
+	long long skip0, skip1, idle0, idle1;
+
+	sleep(SETTLE_S);
+	skip0 = pw_vmstat("pin_writeback_skip");
+	idle0 = pw_vmstat("pin_writeback_idle");
+	sleep(IDLE_S);
+	skip1 = pw_vmstat("pin_writeback_skip");
+	idle1 = pw_vmstat("pin_writeback_idle");
+	pw_ok(skip1 == skip0,
+	      "%s: %d s idle, cleaning writeback visited %lld pinned pages (pin_writeback_skip; want 0)",
+	      when, IDLE_S, skip1 - skip0);
+	if (idle0 < 0)
+		pw_ok(false, "%s: no pin_writeback_idle in /proc/vmstat: cannot tell that the flusher passed over the file",
+		      when);
+	else
+		pw_ok(idle1 - idle0 >= 2,
+		      "%s: the flusher passed over the idle file %lld times in %d s (pin_writeback_idle; want >= 2)",
+		      when, idle1 - idle0, IDLE_S);
+	return skip1 - skip0;
+}
+
+/*
+ * Poll the device until blocks [first, first + n) hold gen, for at most CLEAN_S seconds.
+ * Returns the seconds it took, or -1 with the last tally in t.
+ */
+static double wait_on_disk(const char *dev, const uint64_t *map, size_t first, size_t n,
+			   uint32_t gen, struct pw_tally *t)
+{
+	double t0 = pw_now();
+	char *buf;
+
+	for (;;) {
+		buf = pw_read_disk(dev, map + first, n);
+		pw_tally(buf, first, n, gen, t);
+		free(buf);
+		if (t->n[PW_BLK_OK] == n)
+			return pw_now() - t0;
+		if (pw_now() - t0 > CLEAN_S)
+			return -1;
+		usleep(250000);
+	}
+}
+
+int pw_test(int argc, char **argv)
+{
+	const char *path = pw_path("idle.dat");
+	char dev[64], blk[PW_BLOCK], *buf;
+	struct pw_qp_pair qp;
+	struct pw_tally t;
+	struct pw_src src;
+	struct pw_fmr f;
+	struct pw_dev d;
+	uint64_t *map;
+	long long visits[2];
+	double took, clean;
+	int ret, i;
+
+	(void)argc; (void)argv;
+	pw_dev_open(&d);
+	pw_qp_pair_create(&d, &qp, 32);
+	pw_src_create(&d, &src, 64);
+	pw_scratch_quiesce();
+
+	close(pw_make_file(path, NBLK + TAIL, 1));
+	map = pw_block_map(path, NBLK + TAIL, dev, sizeof(dev));
+	for (i = 0; i < NBLK + TAIL; i++)
+		if (map[i] == PW_NOT_ON_DISK)
+			pw_die("block %d of %s has no allocated block after fsync", i, path);
+
+	ret = pw_fmr_open(&d, &f, path, (size_t)NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
+			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	if (ret)
+		pw_die("ibv_reg_mr over %s (%d MiB): %s", path, NBLK / 256, strerror(-ret));
+	if (pw_vmstat("pin_writeback_skip") < 0)
+		pw_skip_all("no pin_writeback_skip in /proc/vmstat (kernel without the series)");
+	pw_plan(9);
+
+	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, 2);
+	pw_ok(!ret, "%d RDMA writes into the registered file MR completed", NBLK);
+	if (fsync(f.fd))
+		pw_die("fsync: %s", strerror(errno));
+
+	for (i = 0; i < 2; i++)
+		pw_sysctl_set(knob[i], want[i]);
+	pw_info("vm.dirty_expire_centisecs=%ld, vm.dirty_writeback_centisecs=%ld", want[0], want[1]);
+
+	visits[0] = idle_window("after the fsync");
+
+	/* CPU writes, no sync: write(2) into the tail, a store into the MR's block 0. */
+	for (i = 0; i < TAIL; i++) {
+		pw_fill_block(blk, NBLK + i, 3);
+		if (pwrite(f.fd, blk, PW_BLOCK, (off_t)(NBLK + i) * PW_BLOCK) != PW_BLOCK)
+			pw_die("write %s: %s", path, strerror(errno));
+	}
+	pw_fill_block(blk, 0, 3);
+	memcpy(f.addr, blk, PW_BLOCK);
+	took = wait_on_disk(dev, map, NBLK, TAIL, 3, &t);
+	pw_ok(took >= 0, "write(2) of the 1 MiB tail on disk without a sync: %s after %.1f s (want all %d within %d s)",
+	      pw_tally_str(&t), took < 0 ? (double)CLEAN_S : took, TAIL, CLEAN_S);
+	took = wait_on_disk(dev, map, 0, 1, 3, &t);
+	pw_ok(took >= 0, "a store through the mapping into the MR's block 0 on disk without a sync: %s (want within %d s)",
+	      pw_tally_str(&t), CLEAN_S);
+
+	visits[1] = idle_window("after the CPU's writes were cleaned");
+
+	if (fsync(f.fd))
+		pw_die("fsync: %s", strerror(errno));
+	buf = pw_read_disk(dev, map, NBLK);
+	pw_tally(buf + PW_BLOCK, 1, NBLK - 1, 2, &t);
+	free(buf);
+	pw_ok(t.n[PW_BLK_OK] == NBLK - 1,
+	      "after fsync, blocks 1..%d on disk: %s (want all of the device's generation 2)",
+	      NBLK - 1, pw_tally_str(&t));
+
+	/* The device writes once more; deregistration marks the pages dirty: cleaned, no sync. */
+	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, 4);
+	pw_fmr_dereg(&f);
+	took = wait_on_disk(dev, map, 0, NBLK, 4, &t);
+	clean = took;
+	pw_ok(!ret && took >= 0,
+	      "the device's last writes, MR deregistered, on disk without a sync: %s after %.1f s (want all %d within %d s)",
+	      pw_tally_str(&t), took < 0 ? (double)CLEAN_S : took, NBLK, CLEAN_S);
+	pw_sysctl_restore();
+	pw_seen("16 MiB ext4 file MR, expire 1 s, writeback every 0.5 s: %lld and %lld pinned pages visited in two %d s idle windows; CPU writes cleaned without a sync; after deregistration the device's last writes on disk %s",
+		visits[0], visits[1], IDLE_S, clean < 0 ? "not within the limit" : "without a sync");
+	pw_metric(visits[0] + visits[1], "pinned page visits while idle");
+
+	free(map);
+	pw_fmr_close(&f);
+	pw_src_destroy(&src);
+	pw_qp_pair_destroy(&qp);
+	pw_dev_close(&d);
+	return pw_result();
+}
