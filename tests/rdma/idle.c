@@ -93,7 +93,7 @@ static double wait_on_disk(const char *dev, const uint64_t *map, size_t first, s
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("idle.dat");
-	char dev[64], blk[PW_BLOCK], *buf;
+	char dev[64], blk[PW_BLOCK], *buf, *tail;
 	struct pw_qp_pair qp;
 	struct pw_tally t;
 	struct pw_src src;
@@ -135,12 +135,18 @@ int pw_test(int argc, char **argv)
 
 	visits[0] = idle_window("after the fsync");
 
-	/* CPU writes, no sync: write(2) into the tail, a store into the MR's block 0. */
-	for (i = 0; i < TAIL; i++) {
-		pw_fill_block(blk, NBLK + i, 3);
-		if (pwrite(f.fd, blk, PW_BLOCK, (off_t)(NBLK + i) * PW_BLOCK) != PW_BLOCK)
-			pw_die("write %s: %s", path, strerror(errno));
-	}
+	/*
+	 * CPU writes, no sync: one write(2) of the whole tail, a store into the MR's block 0.
+	 */
+	tail = malloc((size_t)TAIL * PW_BLOCK);
+	if (!tail)
+		pw_die("out of memory");
+	for (i = 0; i < TAIL; i++)
+		pw_fill_block(tail + (size_t)i * PW_BLOCK, NBLK + i, 3);
+	if (pwrite(f.fd, tail, (size_t)TAIL * PW_BLOCK, (off_t)NBLK * PW_BLOCK) !=
+	    (ssize_t)TAIL * PW_BLOCK)
+		pw_die("write %s: %s", path, strerror(errno));
+	free(tail);
 	pw_fill_block(blk, 0, 3);
 	memcpy(f.addr, blk, PW_BLOCK);
 	took = wait_on_disk(dev, map, NBLK, TAIL, 3, &t);
