@@ -46,6 +46,10 @@ dm_cleanup() {
 	dmsetup resume --nolockfs "$dm_name" 2>/dev/null
 	echo "0 $dm_size linear $disk 0" | dmsetup load "$dm_name" 2>/dev/null &&
 		dmsetup resume --nolockfs "$dm_name" 2>/dev/null
-	[ -n "${mnt:-}" ] && umount "$mnt" 2>/dev/null
+	# The test's last fput() may still be pending (an exiting task's files are released by
+	# delayed_fput(), a workqueue): retry a busy umount for up to 5 s.
+	if [ -n "${mnt:-}" ]; then
+		for _ in $(seq 25); do umount "$mnt" 2>/dev/null && break; sleep 0.2; done
+	fi
 	dmsetup remove "$dm_name" 2>/dev/null
 }
