@@ -18,8 +18,8 @@
  *  5. the device writes the MR once more and the MR is deregistered, which marks its pages
  *     dirty (ib_umem_release()): cleaning writeback writes them within CLEAN_S seconds, with
  *     no sync.
- * The first series skipped every pinned page at every pass (pin_writeback_skip grew by NBLK
- * per pass); a kernel without the series has no such counters (skipped).
+ * 6.1 v3 and 6.12 v1 locked and skipped every pinned page at every pass (pin_writeback_skip
+ * grew by NBLK per pass); a kernel without the series has no such counters (skipped).
  */
 #include <errno.h>
 #include <fcntl.h>
