@@ -136,43 +136,36 @@ static void range_sync(const char *how, int fd, char *addr, size_t off)
 		pw_die("%s: %s", how, strerror(errno));
 }
 
-static void bench_rangesync(struct pw_dev *d, size_t mib)
+static void bench_rangesync(size_t mib)
 {
 	static const char *const how[] = { "msync", "sfr" };
 	size_t len = mib << 20, nblk = len / PW_BLOCK;
 	char *dat = strdup(pw_path("bench-range.dat")), *pdat = strdup(pw_path("bench-range-plain.dat"));
 	size_t off = len / 2;	/* the synced range: the middle of the file */
-	struct pw_qp_pair qp;
-	struct pw_src src;
-	struct pw_fmr f;
+	struct pw_rig r;
 	long long s0, s1;
+	void *addr;
 	double t0, t1;
 	char *plain;
-	int fd, ret, i;
+	int fd, i;
 
-	pw_qp_pair_create(d, &qp, 64);
-	pw_src_create(d, &src, 64);
-	ret = pw_fmr_open(d, &f, dat, len, PROT_READ | PROT_WRITE, rw_access);
-	if (ret)
-		pw_die("ibv_reg_mr %zu MiB: %s", mib, strerror(-ret));
-	if (pw_write_gen(&qp, &src, f.mr, 0, nblk, 1) || fsync(f.fd))
+	pw_rig_open(&r, dat, nblk, 64);
+	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, nblk, 1) || fsync(r.f.fd))
 		pw_die("first generation");
 	for (i = 0; i < 2; i++) {
 		/* The whole range changes (the device), the peer says which 1 MiB to persist. */
-		if (pw_write_gen(&qp, &src, f.mr, 0, nblk, 2 + i))
+		if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, nblk, 2 + i))
 			pw_die("generation %d", 2 + i);
 		sync();		/* everything else out of the way; pin-only pages stay */
 		s0 = pw_dev_sectors_written(dat);
 		t0 = now_ms();
-		range_sync(how[i], f.fd, f.addr, off);
+		range_sync(how[i], r.f.fd, r.f.addr, off);
 		t1 = now_ms();
 		s1 = pw_dev_sectors_written(dat);
 		printf("range_%s_pinned_%zuMiB %.2f ms\n", how[i], mib, t1 - t0);
 		printf("range_%s_pinned_%zuMiB_written %.2f MiB\n", how[i], mib, (s1 - s0) / 2048.0);
 	}
-	pw_fmr_close(&f);
-	pw_src_destroy(&src);
-	pw_qp_pair_destroy(&qp);
+	pw_rig_close(&r);
 	unlink(dat);
 
 	/* 1 MiB of plain dirty pages in the middle of a file of the same size. */
@@ -180,8 +173,8 @@ static void bench_rangesync(struct pw_dev *d, size_t mib)
 	plain = malloc(RANGE_MIB << 20);
 	if (fd < 0 || !plain || ftruncate(fd, len))
 		pw_die("plain file: %s", strerror(errno));
-	f.addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (f.addr == MAP_FAILED)
+	addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (addr == MAP_FAILED)
 		pw_die("mmap: %s", strerror(errno));
 	memset(plain, 1, RANGE_MIB << 20);
 	for (size_t o = 0; o < len; o += RANGE_MIB << 20)
@@ -195,13 +188,13 @@ static void bench_rangesync(struct pw_dev *d, size_t mib)
 			pw_die("plain write: %s", strerror(errno));
 		s0 = pw_dev_sectors_written(pdat);
 		t0 = now_ms();
-		range_sync(how[i], fd, f.addr, off);
+		range_sync(how[i], fd, addr, off);
 		t1 = now_ms();
 		s1 = pw_dev_sectors_written(pdat);
 		printf("range_%s_plain_%zuMiB %.2f ms\n", how[i], mib, t1 - t0);
 		printf("range_%s_plain_%zuMiB_written %.2f MiB\n", how[i], mib, (s1 - s0) / 2048.0);
 	}
-	munmap(f.addr, len);
+	munmap(addr, len);
 	free(plain);
 	close(fd);
 	unlink(pdat);
@@ -277,7 +270,7 @@ int pw_test(int argc, char **argv)
 	else if (!strcmp(argv[1], "fsync"))
 		bench_fsync(&d, atol(argv[2]));
 	else if (!strcmp(argv[1], "rangesync"))
-		bench_rangesync(&d, atol(argv[2]));
+		bench_rangesync(atol(argv[2]));
 	else if (!strcmp(argv[1], "idle"))
 		bench_idle(&d, atol(argv[2]), argc > 3 ? atoi(argv[3]) : 30);
 	else

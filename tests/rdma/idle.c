@@ -39,11 +39,6 @@ const char pw_description[] = "an idle 16 MiB ext4 file MR costs the flusher no 
 #define IDLE_S 5
 #define CLEAN_S 15
 
-static const char *const knob[] = {
-	"/proc/sys/vm/dirty_expire_centisecs", "/proc/sys/vm/dirty_writeback_centisecs",
-};
-static const long want[] = { 100, 50 };
-
 /* One idle window: pin_writeback_skip must not grow, pin_writeback_idle must. */
 static long long idle_window(const char *when)
 {
@@ -68,46 +63,18 @@ static long long idle_window(const char *when)
 	return skip1 - skip0;
 }
 
-/*
- * Poll the device until blocks [first, first + n) hold gen, for at most CLEAN_S seconds.
- * Returns the seconds it took, or -1 with the last tally in t.
- */
-static double wait_on_disk(const char *dev, const uint64_t *map, size_t first, size_t n,
-			   uint32_t gen, struct pw_tally *t)
-{
-	double t0 = pw_now();
-	char *buf;
-
-	for (;;) {
-		buf = pw_read_disk(dev, map + first, n);
-		pw_tally(buf, first, n, gen, t);
-		free(buf);
-		if (t->n[PW_BLK_OK] == n)
-			return pw_now() - t0;
-		if (pw_now() - t0 > CLEAN_S)
-			return -1;
-		usleep(250000);
-	}
-}
-
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("idle.dat");
 	char dev[64], blk[PW_BLOCK], *buf, *tail;
-	struct pw_qp_pair qp;
 	struct pw_tally t;
-	struct pw_src src;
-	struct pw_fmr f;
-	struct pw_dev d;
+	struct pw_rig r;
 	uint64_t *map;
 	long long visits[2];
 	double took, clean;
 	int ret, i;
 
 	(void)argc; (void)argv;
-	pw_dev_open(&d);
-	pw_qp_pair_create(&d, &qp, 32);
-	pw_src_create(&d, &src, 64);
 	pw_scratch_quiesce();
 
 	close(pw_make_file(path, NBLK + TAIL, 1));
@@ -116,22 +83,17 @@ int pw_test(int argc, char **argv)
 		if (map[i] == PW_NOT_ON_DISK)
 			pw_die("block %d of %s has no allocated block after fsync", i, path);
 
-	ret = pw_fmr_open(&d, &f, path, (size_t)NBLK * PW_BLOCK, PROT_READ | PROT_WRITE,
-			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
-	if (ret)
-		pw_die("ibv_reg_mr over %s (%d MiB): %s", path, NBLK / 256, strerror(-ret));
+	pw_rig_open(&r, path, NBLK, 64);
 	if (pw_vmstat("pin_writeback_skip") < 0)
 		pw_skip_all("no pin_writeback_skip in /proc/vmstat (kernel without the series)");
 	pw_plan(9);
 
-	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, 2);
+	ret = pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 2);
 	pw_ok(!ret, "%d RDMA writes into the registered file MR completed", NBLK);
-	if (fsync(f.fd))
+	if (fsync(r.f.fd))
 		pw_die("fsync: %s", strerror(errno));
 
-	for (i = 0; i < 2; i++)
-		pw_sysctl_set(knob[i], want[i]);
-	pw_info("vm.dirty_expire_centisecs=%ld, vm.dirty_writeback_centisecs=%ld", want[0], want[1]);
+	pw_writeback_eager(100, 50);
 
 	visits[0] = idle_window("after the fsync");
 
@@ -143,22 +105,22 @@ int pw_test(int argc, char **argv)
 		pw_die("out of memory");
 	for (i = 0; i < TAIL; i++)
 		pw_fill_block(tail + (size_t)i * PW_BLOCK, NBLK + i, 3);
-	if (pwrite(f.fd, tail, (size_t)TAIL * PW_BLOCK, (off_t)NBLK * PW_BLOCK) !=
+	if (pwrite(r.f.fd, tail, (size_t)TAIL * PW_BLOCK, (off_t)NBLK * PW_BLOCK) !=
 	    (ssize_t)TAIL * PW_BLOCK)
 		pw_die("write %s: %s", path, strerror(errno));
 	free(tail);
 	pw_fill_block(blk, 0, 3);
-	memcpy(f.addr, blk, PW_BLOCK);
-	took = wait_on_disk(dev, map, NBLK, TAIL, 3, &t);
+	memcpy(r.f.addr, blk, PW_BLOCK);
+	took = pw_wait_on_disk(dev, map, NBLK, TAIL, 3, CLEAN_S, &t);
 	pw_ok(took >= 0, "write(2) of the 1 MiB tail on disk without a sync: %s after %.1f s (want all %d within %d s)",
 	      pw_tally_str(&t), took < 0 ? (double)CLEAN_S : took, TAIL, CLEAN_S);
-	took = wait_on_disk(dev, map, 0, 1, 3, &t);
+	took = pw_wait_on_disk(dev, map, 0, 1, 3, CLEAN_S, &t);
 	pw_ok(took >= 0, "a store through the mapping into the MR's block 0 on disk without a sync: %s (want within %d s)",
 	      pw_tally_str(&t), CLEAN_S);
 
 	visits[1] = idle_window("after the CPU's writes were cleaned");
 
-	if (fsync(f.fd))
+	if (fsync(r.f.fd))
 		pw_die("fsync: %s", strerror(errno));
 	buf = pw_read_disk(dev, map, NBLK);
 	pw_tally(buf + PW_BLOCK, 1, NBLK - 1, 2, &t);
@@ -168,9 +130,9 @@ int pw_test(int argc, char **argv)
 	      NBLK - 1, pw_tally_str(&t));
 
 	/* The device writes once more; deregistration marks the pages dirty: cleaned, no sync. */
-	ret = pw_write_gen(&qp, &src, f.mr, 0, NBLK, 4);
-	pw_fmr_dereg(&f);
-	took = wait_on_disk(dev, map, 0, NBLK, 4, &t);
+	ret = pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 4);
+	pw_fmr_dereg(&r.f);
+	took = pw_wait_on_disk(dev, map, 0, NBLK, 4, CLEAN_S, &t);
 	clean = took;
 	pw_ok(!ret && took >= 0,
 	      "the device's last writes, MR deregistered, on disk without a sync: %s after %.1f s (want all %d within %d s)",
@@ -181,9 +143,6 @@ int pw_test(int argc, char **argv)
 	pw_metric(visits[0] + visits[1], "pinned page visits while idle");
 
 	free(map);
-	pw_fmr_close(&f);
-	pw_src_destroy(&src);
-	pw_qp_pair_destroy(&qp);
-	pw_dev_close(&d);
+	pw_rig_close(&r);
 	return pw_result();
 }

@@ -69,10 +69,7 @@ int pw_test(int argc, char **argv)
 	iov.iov_base = addr;
 	iov.iov_len = len;
 	ret = io_uring_register_buffers(&ring, &iov, 1);
-	if (ret == -EFAULT && pw_vmstat("pin_writeback_wait") < 0) {
-		printf("# REFUSED io_uring_register_buffers of a writable MAP_SHARED ext4 mapping: EFAULT (this kernel refuses long-term write pins of file pages, as upstream does since 6.5)\n");
-		exit(PW_REFUSED);
-	}
+	pw_refused_if_no_series(-ret, "io_uring_register_buffers of a writable MAP_SHARED ext4 mapping");
 	if (ret == -EOPNOTSUPP)	/* io_sqe_buffer_register() before 6.5 */
 		pw_skip_all("io_uring refuses file-backed fixed buffers (EOPNOTSUPP, before 6.5)");
 	if (ret)
@@ -81,8 +78,7 @@ int pw_test(int argc, char **argv)
 	if (fsync(fd))
 		pw_die("fsync: %s", strerror(errno));
 
-	pw_sysctl_set("/proc/sys/vm/dirty_expire_centisecs", 100);
-	pw_sysctl_set("/proc/sys/vm/dirty_writeback_centisecs", 50);
+	pw_writeback_eager(100, 50);
 	/* Wait until cleaning writeback has found the pinned file idle (or SETTLE_S s). */
 	idle0 = pw_vmstat("pin_writeback_idle");
 	t0 = pw_now();
@@ -126,16 +122,9 @@ int pw_test(int argc, char **argv)
 	if (ret)
 		pw_die("io_uring_unregister_buffers: %s", strerror(-ret));
 	io_uring_queue_exit(&ring);
-	t0 = pw_now();
-	for (;;) {
-		buf = pw_read_disk(dev, map, NBLK);
-		pw_tally(buf, 0, NBLK, 2, &t);
-		free(buf);
-		took = pw_now() - t0;
-		if (t.n[PW_BLK_OK] == NBLK || took > CLEAN_S)
-			break;
-		usleep(250000);
-	}
+	took = pw_wait_on_disk(dev, map, 0, NBLK, 2, CLEAN_S, &t);
+	if (took < 0)
+		took = CLEAN_S;
 	pw_ok(t.n[PW_BLK_OK] == NBLK,
 	      "on disk %.1f s after the buffer was unregistered, no sync: %s (want all %d of generation 2 within %d s)",
 	      took, pw_tally_str(&t), NBLK, CLEAN_S);

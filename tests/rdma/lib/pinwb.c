@@ -136,6 +136,20 @@ static bool pw_shared_file_mapping(const void *addr)
 	return found;
 }
 
+void pw_refused_if_no_series(int err, const char *what)
+{
+	if (err != EFAULT || pw_vmstat("pin_writeback_wait") >= 0)
+		return;
+	printf("# REFUSED %s: EFAULT (this kernel refuses long-term write pins of file pages, as upstream does since 6.5)\n",
+	       what);
+	/* Something that failed before stays a failure. */
+	if (pw_nr_fail)
+		printf("# ...after %d failed subtest(s): FAIL\n", pw_nr_fail);
+	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n",
+	       pw_nr_pass, pw_nr_fail, pw_nr_skip);
+	exit(pw_nr_fail ? PW_FAIL : PW_REFUSED);
+}
+
 struct ibv_mr *pw_reg_mr(struct ibv_pd *pd, void *addr, size_t len, int access)
 {
 	const int write = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
@@ -143,16 +157,8 @@ struct ibv_mr *pw_reg_mr(struct ibv_pd *pd, void *addr, size_t len, int access)
 	struct ibv_mr *mr = ibv_reg_mr(pd, addr, len, access);
 	int err = errno;
 
-	if (!mr && err == EFAULT && (access & write) && pw_vmstat("pin_writeback_wait") < 0 &&
-	    pw_shared_file_mapping(addr)) {
-		printf("# REFUSED ibv_reg_mr of a writable MAP_SHARED file mapping: EFAULT (this kernel refuses long-term write pins of file pages, as upstream does since 6.5)\n");
-		/* Something that failed before stays a failure. */
-		if (pw_nr_fail)
-			printf("# ...after %d failed subtest(s): FAIL\n", pw_nr_fail);
-		printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n",
-		       pw_nr_pass, pw_nr_fail, pw_nr_skip);
-		exit(pw_nr_fail ? PW_FAIL : PW_REFUSED);
-	}
+	if (!mr && (access & write) && pw_shared_file_mapping(addr))
+		pw_refused_if_no_series(err, "ibv_reg_mr of a writable MAP_SHARED file mapping");
 	errno = err;
 	return mr;
 }
@@ -1103,4 +1109,30 @@ bool pw_knob_set(unsigned int ms)
 		return false;
 	fprintf(f, "%u\n", ms);
 	return fclose(f) == 0;
+}
+
+double pw_wait_on_disk(const char *dev, const uint64_t *map, size_t first, size_t n, uint32_t gen,
+		       double timeout_s, struct pw_tally *t)
+{
+	double t0 = pw_now();
+	char *buf;
+
+	for (;;) {
+		buf = pw_read_disk(dev, map + first, n);
+		pw_tally(buf, first, n, gen, t);
+		free(buf);
+		if (t->n[PW_BLK_OK] == n)
+			return pw_now() - t0;
+		if (pw_now() - t0 > timeout_s)
+			return -1;
+		usleep(250000);
+	}
+}
+
+void pw_writeback_eager(long expire_cs, long interval_cs)
+{
+	pw_sysctl_set("/proc/sys/vm/dirty_expire_centisecs", expire_cs);
+	pw_sysctl_set("/proc/sys/vm/dirty_writeback_centisecs", interval_cs);
+	pw_info("vm.dirty_expire_centisecs=%ld, vm.dirty_writeback_centisecs=%ld", expire_cs,
+		interval_cs);
 }

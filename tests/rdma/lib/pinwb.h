@@ -49,6 +49,12 @@ void __attribute__((noreturn)) pw_die(const char *fmt, ...) __attribute__((forma
  * the test as REFUSED (exit PW_REFUSED, "# REFUSED ..."): what the test is about cannot happen.
  */
 struct ibv_mr *pw_reg_mr(struct ibv_pd *pd, void *addr, size_t len, int access);
+/*
+ * A long-term write pin of a shared file mapping that failed with err: on a kernel without the
+ * series (no pin_writeback_* counters) an EFAULT ends the test as REFUSED, what naming the call;
+ * otherwise returns.
+ */
+void pw_refused_if_no_series(int err, const char *what);
 
 /* ---- device, loopback QP pair ---- */
 struct pw_dev {
@@ -233,6 +239,13 @@ bool pw_reap(int pid, int timeout_ms, int *status);
 uint64_t *pw_block_map(const char *path, size_t nblocks, char *dev, size_t devlen);
 /* Read those blocks straight from the device with O_DIRECT (zeros where not on disk). */
 void *pw_read_disk(const char *dev, const uint64_t *map, size_t nblocks);
+/*
+ * Read blocks [first, first + n) of a file from the device (map: pw_block_map()'s, of the whole
+ * file) every 250 ms until all hold gen, for at most timeout_s seconds. Returns the seconds it
+ * took, or -1 with the last tally in t.
+ */
+double pw_wait_on_disk(const char *dev, const uint64_t *map, size_t first, size_t n, uint32_t gen,
+		       double timeout_s, struct pw_tally *t);
 
 /*
  * The page behind a virtual address of this process: 0 and *kflags set to its /proc/kpageflags
@@ -285,6 +298,8 @@ long long pw_sysctl_get(const char *path);
  */
 void pw_sysctl_set(const char *path, long long value);
 void pw_sysctl_restore(void);
+/* Background writeback made eager (expire and interval in centiseconds), restored at exit. */
+void pw_writeback_eager(long expire_cs, long interval_cs);
 /* "DM_DISABLE_UDEV=1 dmsetup " + the formatted arguments, through system(); its status. */
 int pw_dmsetup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
