@@ -31,8 +31,14 @@ for size in $sizes; do
 		fi
 		ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" "${extra[@]}" >/tmp/bw-srv 2>&1 &
 		srv=$!
-		sleep 2
-		timeout $((secs + 60)) ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" 127.0.0.1 >/tmp/bw-cli 2>&1
+		# The server may not listen yet on a loaded machine: the client tries again.
+		for try in 1 2 3; do
+			sleep 2
+			timeout $((secs + 60)) ib_write_bw -d "$dev" -x "$gid" -s "$size" -D "$secs" -p "$port" \
+				127.0.0.1 >/tmp/bw-cli 2>&1 && break
+			echo "# ib_write_bw client, try $try: $(tail -n 1 /tmp/bw-cli)" >&2
+		done
+		kill "$srv" 2>/dev/null
 		wait "$srv"
 		bw=$(awk -v s="$size" '$1 == s && NF >= 5 { print $4 }' /tmp/bw-cli | tail -n 1)
 		unit=$(grep -o 'BW average\[[^]]*\]' /tmp/bw-cli | head -n 1 | sed 's/BW average\[\(.*\)\]/\1/')

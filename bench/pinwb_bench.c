@@ -5,10 +5,10 @@
  *
  *   reg SIZE_MIB        ibv_reg_mr + ibv_dereg_mr of a writable MR over an ext4 file mapping
  *   fsync SIZE_MIB      fsync of a registered, RDMA-written range, and of the same amount of
- *                       plain dirty pages of another file (CPU-written, no MR)
+ *                       plain dirty pages of another file (CPU-written, no MR): median of 5
  *   rangesync SIZE_MIB  msync(MS_SYNC) and sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER) of 1 MiB
  *                       the device wrote inside a registered SIZE_MIB range, and of 1 MiB of plain
- *                       dirty pages (CPU-written, no MR) inside a SIZE_MIB file
+ *                       dirty pages (CPU-written, no MR) inside a SIZE_MIB file: median of 9
  *   idle SIZE_MIB SECS  while a registered, fsync'd range sits idle: bytes written to the device,
  *                       pinned pages cleaning writeback visited (pin_writeback_skip), and the
  *                       CPU time all CPUs spent outside idle, then the same without the MR
@@ -62,17 +62,66 @@ static void bench_reg(struct pw_dev *d, size_t mib)
 	unlink(pw_path("bench-reg.dat"));
 }
 
+/*
+ * Profiling: with PINWB_PERF_CTL=CTL_FIFO:ACK_FIFO (perf record -D -1 --control fifo:CTL,ACK)
+ * and PINWB_PERF_WHICH naming a measured call ("fsync_pinned", "fsync_plain"), perf records that
+ * call only.
+ */
+static void perf_ctl(const char *which, const char *cmd)
+{
+	const char *ctl = getenv("PINWB_PERF_CTL"), *want = getenv("PINWB_PERF_WHICH");
+	char path[256], ack[16], *colon;
+	int fd;
+
+	if (!ctl || !want || strcmp(want, which))
+		return;
+	snprintf(path, sizeof(path), "%s", ctl);
+	colon = strchr(path, ':');
+	if (colon)
+		*colon = '\0';
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, cmd, strlen(cmd)) < 0)
+		pw_die("perf control %s: %s", path, strerror(errno));
+	close(fd);
+	if (colon) {
+		fd = open(colon + 1, O_RDONLY);
+		if (fd < 0 || read(fd, ack, sizeof(ack)) < 0)
+			pw_die("perf ack %s: %s", colon + 1, strerror(errno));
+		close(fd);
+	}
+}
+
+#define FSYNC_REPS 5
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of n timings (sorts them). */
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * fsync of a registered range the device rewrote, and of the same amount of plain dirty pages
+ * the CPU rewrote with write(2): FSYNC_REPS times each, the median time and the data written.
+ */
 static void bench_fsync(struct pw_dev *d, size_t mib)
 {
 	size_t len = mib << 20, nblk = len / PW_BLOCK;
 	const char *dat = pw_path("bench-fsync.dat");
+	double t[FSYNC_REPS], t0;
 	struct pw_qp_pair qp;
 	struct pw_src src;
 	struct pw_fmr f;
 	long long s0, s1;
-	double t0, t1;
 	char *plain;
-	int fd, ret;
+	int fd, ret, i;
 
 	pw_qp_pair_create(d, &qp, 64);
 	pw_src_create(d, &src, 64);
@@ -81,15 +130,20 @@ static void bench_fsync(struct pw_dev *d, size_t mib)
 		pw_die("ibv_reg_mr %zu MiB: %s", mib, strerror(-ret));
 	if (pw_write_gen(&qp, &src, f.mr, 0, nblk, 1) || fsync(f.fd))
 		pw_die("first generation");
-	if (pw_write_gen(&qp, &src, f.mr, 0, nblk, 2))
-		pw_die("second generation");
-	pw_drop_caches();	/* syncs everything else first */
-	s0 = pw_dev_sectors_written(dat);
-	t0 = now_ms();
-	fsync(f.fd);
-	t1 = now_ms();
-	s1 = pw_dev_sectors_written(dat);
-	printf("fsync_pinned_%zuMiB %.2f ms\n", mib, t1 - t0);
+	s0 = s1 = 0;
+	for (i = 0; i < FSYNC_REPS; i++) {
+		if (pw_write_gen(&qp, &src, f.mr, 0, nblk, 2 + i))
+			pw_die("generation %d", 2 + i);
+		pw_drop_caches();	/* syncs everything else first */
+		s0 = pw_dev_sectors_written(dat);
+		perf_ctl("fsync_pinned", "enable\n");
+		t0 = now_ms();
+		fsync(f.fd);
+		t[i] = now_ms() - t0;
+		perf_ctl("fsync_pinned", "disable\n");
+		s1 = pw_dev_sectors_written(dat);
+	}
+	printf("fsync_pinned_%zuMiB %.2f ms\n", mib, median(t, FSYNC_REPS));
 	printf("fsync_pinned_%zuMiB_written %.2f MiB\n", mib, (s1 - s0) / 2048.0);
 	pw_fmr_close(&f);
 	pw_src_destroy(&src);
@@ -103,15 +157,19 @@ static void bench_fsync(struct pw_dev *d, size_t mib)
 	memset(plain, 2, len);
 	if (pwrite(fd, plain, len, 0) != (ssize_t)len || fsync(fd))
 		pw_die("plain first write");
-	memset(plain, 3, len);
-	if (pwrite(fd, plain, len, 0) != (ssize_t)len)
-		pw_die("plain second write");
-	s0 = pw_dev_sectors_written(dat);
-	t0 = now_ms();
-	fsync(fd);
-	t1 = now_ms();
-	s1 = pw_dev_sectors_written(dat);
-	printf("fsync_plain_%zuMiB %.2f ms\n", mib, t1 - t0);
+	for (i = 0; i < FSYNC_REPS; i++) {
+		memset(plain, 3 + i, len);
+		if (pwrite(fd, plain, len, 0) != (ssize_t)len)
+			pw_die("plain write %d", i);
+		s0 = pw_dev_sectors_written(dat);
+		perf_ctl("fsync_plain", "enable\n");
+		t0 = now_ms();
+		fsync(fd);
+		t[i] = now_ms() - t0;
+		perf_ctl("fsync_plain", "disable\n");
+		s1 = pw_dev_sectors_written(dat);
+	}
+	printf("fsync_plain_%zuMiB %.2f ms\n", mib, median(t, FSYNC_REPS));
 	printf("fsync_plain_%zuMiB_written %.2f MiB\n", mib, (s1 - s0) / 2048.0);
 	free(plain);
 	close(fd);
@@ -120,6 +178,7 @@ static void bench_fsync(struct pw_dev *d, size_t mib)
 }
 
 #define RANGE_MIB 1
+#define RANGE_REPS 9
 
 /* One range sync of [off, off + RANGE_MIB MiB) of fd/addr: "msync" or "sfr". */
 static void range_sync(const char *how, int fd, char *addr, size_t off)
@@ -143,27 +202,31 @@ static void bench_rangesync(size_t mib)
 	char *dat = strdup(pw_path("bench-range.dat")), *pdat = strdup(pw_path("bench-range-plain.dat"));
 	size_t off = len / 2;	/* the synced range: the middle of the file */
 	struct pw_rig r;
-	long long s0, s1;
+	double t[RANGE_REPS], t0;
+	long long s0 = 0, s1 = 0;
 	void *addr;
-	double t0, t1;
 	char *plain;
-	int fd, i;
+	int fd, i, h;
 
 	pw_rig_open(&r, dat, nblk, 64);
-	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, nblk, 1) || fsync(r.f.fd))
-		pw_die("first generation");
-	for (i = 0; i < 2; i++) {
-		/* The whole range changes (the device), the peer says which 1 MiB to persist. */
-		if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, nblk, 2 + i))
-			pw_die("generation %d", 2 + i);
-		sync();		/* everything else out of the way; pin-only pages stay */
-		s0 = pw_dev_sectors_written(dat);
-		t0 = now_ms();
-		range_sync(how[i], r.f.fd, r.f.addr, off);
-		t1 = now_ms();
-		s1 = pw_dev_sectors_written(dat);
-		printf("range_%s_pinned_%zuMiB %.2f ms\n", how[i], mib, t1 - t0);
-		printf("range_%s_pinned_%zuMiB_written %.2f MiB\n", how[i], mib, (s1 - s0) / 2048.0);
+	/* The whole range changes (the device), the peer says which 1 MiB to persist. */
+	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, nblk, 1) || fsync(r.f.fd) ||
+	    pw_write_gen(&r.qp, &r.src, r.f.mr, 0, nblk, 2))
+		pw_die("first generations");
+	sync();		/* everything else out of the way; pin-only pages stay */
+	for (h = 0; h < 2; h++) {
+		for (i = 0; i < RANGE_REPS; i++) {
+			if (pw_write_gen(&r.qp, &r.src, r.f.mr, off / PW_BLOCK,
+					 (RANGE_MIB << 20) / PW_BLOCK, 3 + i))
+				pw_die("generation %d", 3 + i);
+			s0 = pw_dev_sectors_written(dat);
+			t0 = now_ms();
+			range_sync(how[h], r.f.fd, r.f.addr, off);
+			t[i] = now_ms() - t0;
+			s1 = pw_dev_sectors_written(dat);
+		}
+		printf("range_%s_pinned_%zuMiB %.2f ms\n", how[h], mib, median(t, RANGE_REPS));
+		printf("range_%s_pinned_%zuMiB_written %.2f MiB\n", how[h], mib, (s1 - s0) / 2048.0);
 	}
 	pw_rig_close(&r);
 	unlink(dat);
@@ -182,17 +245,19 @@ static void bench_rangesync(size_t mib)
 			pw_die("plain write: %s", strerror(errno));
 	if (fsync(fd))
 		pw_die("plain fsync: %s", strerror(errno));
-	for (i = 0; i < 2; i++) {
-		memset(plain, 2 + i, RANGE_MIB << 20);
-		if (pwrite(fd, plain, RANGE_MIB << 20, off) != (ssize_t)(RANGE_MIB << 20))
-			pw_die("plain write: %s", strerror(errno));
-		s0 = pw_dev_sectors_written(pdat);
-		t0 = now_ms();
-		range_sync(how[i], fd, addr, off);
-		t1 = now_ms();
-		s1 = pw_dev_sectors_written(pdat);
-		printf("range_%s_plain_%zuMiB %.2f ms\n", how[i], mib, t1 - t0);
-		printf("range_%s_plain_%zuMiB_written %.2f MiB\n", how[i], mib, (s1 - s0) / 2048.0);
+	for (h = 0; h < 2; h++) {
+		for (i = 0; i < RANGE_REPS; i++) {
+			memset(plain, 2 + i, RANGE_MIB << 20);
+			if (pwrite(fd, plain, RANGE_MIB << 20, off) != (ssize_t)(RANGE_MIB << 20))
+				pw_die("plain write: %s", strerror(errno));
+			s0 = pw_dev_sectors_written(pdat);
+			t0 = now_ms();
+			range_sync(how[h], fd, addr, off);
+			t[i] = now_ms() - t0;
+			s1 = pw_dev_sectors_written(pdat);
+		}
+		printf("range_%s_plain_%zuMiB %.2f ms\n", how[h], mib, median(t, RANGE_REPS));
+		printf("range_%s_plain_%zuMiB_written %.2f MiB\n", how[h], mib, (s1 - s0) / 2048.0);
 	}
 	munmap(addr, len);
 	free(plain);
