@@ -18,12 +18,16 @@ kmsg_mark() { local m; m="$1 $(date +%s%N)"; echo "$m" > /dev/kmsg 2>/dev/null; 
 kmsg_since() { dmesg | awk -v m="$1" 'found; index($0, m) { found = 1; print }'; }
 
 # pins_settle: wait up to 5 s for nr_foll_pin_acquired == nr_foll_pin_released (rxe drops MR
-# references from deferred work), then print "ACQUIRED RELEASED".
+# references from deferred work), then print "ACQUIRED RELEASED". The counters are per-CPU
+# until folded: vm.stat_refresh folds them before each read (a pin counted on one CPU and
+# released on another can otherwise show more releases than pins for seconds).
 pins_settle() {
 	local _
 	for _ in $(seq 50); do
+		echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null
 		awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{exit a!=r}' /proc/vmstat && break
 		sleep 0.1
 	done
+	echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null
 	awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{print a, r}' /proc/vmstat
 }

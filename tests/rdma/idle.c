@@ -6,7 +6,9 @@
  * A 16 MiB ext4 file MR (NBLK blocks) followed by a 1 MiB tail that is not registered, all
  * written and fsync'd first, so every block is allocated and its place on the device known.
  * The device writes the MR, fsync, then background writeback is made eager
- * (vm.dirty_expire_centisecs 100, vm.dirty_writeback_centisecs 50, restored afterwards):
+ * (vm.dirty_expire_centisecs 100, vm.dirty_writeback_centisecs 50, restored afterwards), and
+ * after the first idle window the device writes the MR again and a second fsync writes it (one
+ * that skips the reverse-map walk of pages that are pin-dirty but not dirty):
  *  1. after the first passes, IDLE_S seconds without any change: cleaning writeback looks at
  *     no pinned page (pin_writeback_skip does not grow) and still passes over the file
  *     (pin_writeback_idle grows, so the flusher did run);
@@ -96,6 +98,15 @@ int pw_test(int argc, char **argv)
 	pw_writeback_eager(100, 50);
 
 	visits[0] = idle_window("after the fsync");
+
+	/*
+	 * The device writes again and a second fsync writes the MR from copies: the pages are
+	 * pin-dirty and not dirty now, so this writeback skips their reverse-map walk (patch 18 of
+	 * 6.1); the PTEs the first fsync write-protected must still be write-protected.
+	 */
+	ret = pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 2);
+	if (ret || fsync(r.f.fd))
+		pw_die("second device pass and fsync: %s", ret ? "RDMA write failed" : strerror(errno));
 
 	/*
 	 * CPU writes, no sync: one write(2) of the whole tail, a store into the MR's block 0.
