@@ -31,7 +31,15 @@ needs() {
 }
 
 p=$(needs "$patched") || { note "check-exports: $patched is not built: nothing checked (make kernel)"; exit 2; }
-c=$(needs "$control") || { note "check-exports: $control is not built: nothing checked (make control)"; exit 2; }
+# The control tree does not change from one patch of series-check to the next: its list is kept
+# next to it until its vmlinux is rebuilt.
+cache=$control/.pinwb-export-needs
+if [ -s "$cache" ] && [ "$cache" -nt "$control/vmlinux" ]; then
+	c=$(cat "$cache")
+else
+	c=$(needs "$control") || { note "check-exports: $control is not built: nothing checked (make control)"; exit 2; }
+	printf '%s\n' "$c" > "$cache"
+fi
 new=$(comm -23 <(sort <<< "$p") <(sort <<< "$c"))
 if [ -n "$new" ]; then
 	echo "check-exports: the series makes code that Debian builds as a module use symbols nothing exports:"

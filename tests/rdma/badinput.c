@@ -76,6 +76,12 @@ static char *map_file(const char *name, int *fdp)
 	return addr;
 }
 
+static void unmap_file(char *addr, int fd)
+{
+	munmap(addr, (size_t)NBLK * PW_BLOCK);
+	close(fd);
+}
+
 static int reg(void *addr, size_t len, struct ibv_mr **mr)
 {
 	errno = 0;
@@ -127,8 +133,7 @@ static void case_unaligned(void)
 		row("unaligned", !w, "%s; a 4 KiB write through it %s", res_str(err),
 		    w ? "FAILED" : "completed");
 	}
-	munmap(addr, (size_t)NBLK * PW_BLOCK);
-	close(fd);
+	unmap_file(addr, fd);
 }
 
 static void case_zero(void)
@@ -141,8 +146,7 @@ static void case_zero(void)
 	if (mr)
 		ibv_dereg_mr(mr);
 	row("zero", err == EINVAL, "%s", res_str(err));
-	munmap(addr, (size_t)NBLK * PW_BLOCK);
-	close(fd);
+	unmap_file(addr, fd);
 }
 
 /* In a child without CAP_IPC_LOCK under a 1 MiB RLIMIT_MEMLOCK: the errno of a 16 MiB MR. */
@@ -203,16 +207,15 @@ static void case_overlap(void)
 	if (need_reg("overlap", ea)) {
 		eb = reg(addr, (size_t)NBLK * PW_BLOCK, &b);
 		w1 = pw_write_gen(&qp, &src, a, 0, NBLK, 2);
-		if (b)
+		if (b) {
 			w2 = pw_write_gen(&qp, &src, b, 0, NBLK, 3);
-		if (b)
 			ibv_dereg_mr(b);
+		}
 		ibv_dereg_mr(a);
 		row("overlap", !eb && !w1 && !w2, "first %s, second %s; writes through %s",
 		    res_str(ea), res_str(eb), !w1 && !w2 ? "both completed" : "one FAILED");
 	}
-	munmap(addr, (size_t)NBLK * PW_BLOCK);
-	close(fd);
+	unmap_file(addr, fd);
 }
 
 static void case_unmapped(void)
@@ -249,8 +252,7 @@ static void case_truncate(void)
 		    t ? strerror(t) : "0", w ? "FAILED" : "completed", s ? strerror(s) : "0",
 		    (long long)st.st_size);
 	}
-	munmap(addr, (size_t)NBLK * PW_BLOCK);
-	close(fd);
+	unmap_file(addr, fd);
 }
 
 static void case_unlink(void)
@@ -268,8 +270,7 @@ static void case_unlink(void)
 		row("unlink", !u && !w && !s, "unlink %s; the device's writes %s; fsync %s",
 		    u ? strerror(u) : "0", w ? "FAILED" : "completed", s ? strerror(s) : "0");
 	}
-	munmap(addr, (size_t)NBLK * PW_BLOCK);
-	close(fd);
+	unmap_file(addr, fd);
 }
 
 static void case_remount_ro(void)
@@ -289,8 +290,7 @@ static void case_remount_ro(void)
 		    m ? strerrorname_np(m) : "0 (read-only while registered)",
 		    w ? "FAILED" : "completed");
 	}
-	munmap(addr, (size_t)NBLK * PW_BLOCK);
-	close(fd);
+	unmap_file(addr, fd);
 }
 
 static void case_shutdown(void)
@@ -311,8 +311,7 @@ static void case_shutdown(void)
 		    sd ? strerror(sd) : "0", w ? "FAILED" : "completed",
 		    s ? strerrorname_np(s) : "0");
 	}
-	munmap(addr, (size_t)NBLK * PW_BLOCK);
-	close(fd);
+	unmap_file(addr, fd);
 }
 
 int pw_test(int argc, char **argv)
@@ -332,8 +331,7 @@ int pw_test(int argc, char **argv)
 		if (mr)
 			ibv_dereg_mr(mr);
 		refuses = err == EFAULT;
-		munmap(addr, (size_t)NBLK * PW_BLOCK);
-		close(fd);
+		unmap_file(addr, fd);
 	}
 	pw_info("kernel %s the series; writable file MRs %s", series ? "with" : "without",
 		refuses ? "refused (EFAULT)" : "accepted");
