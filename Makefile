@@ -41,7 +41,7 @@ export PINWB_TEST_TIMEOUT ?= 1200
 export VM_MEM ?= 3G
 endif
 
-.PHONY: all deps deps-kernel deps-vm deps-tests deps-lint lint lint-rows kernel stock tests check check-host check-meta repro bench peers run \
+.PHONY: all deps deps-kernel deps-vm deps-tests deps-lint lint lint-rows kernel stock tests check check-host check-meta repro bench soak peers run \
 	export-patches series-check checkpatch clean distclean mutants control docs
 
 all: kernel stock tests
@@ -105,6 +105,11 @@ repro: deps-vm
 	@$(MAKE) -s tests
 	@scripts/deps.sh repro
 	@scripts/repro.sh $(TESTS)
+
+# make soak [MINUTES=60] [CRASH_SHARE=50] [KERNEL=patched]: issue 23's soak (scripts/soak.sh).
+soak: kernel tests deps-vm
+	@scripts/deps.sh soak
+	@scripts/soak.sh
 
 bench: kernel control stock tests deps-vm
 	@scripts/deps.sh repro

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install (apt-get, Debian 12, as root) whatever of a named group of packages is missing.
-# usage: scripts/deps.sh GROUP...   groups: kernel stock vm tests repro peers lint
+# usage: scripts/deps.sh GROUP...   groups: kernel stock vm tests repro soak peers lint
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -10,6 +10,7 @@ declare -A groups=(
   [vm]="qemu-system-x86 e2fsprogs"
   [tests]="gcc make libibverbs-dev librdmacm-dev rdma-core ibverbs-providers ibverbs-utils iproute2 perftest e2fsprogs btrfs-progs cryptsetup-bin dmsetup xfsprogs liburing-dev"
   [repro]="gnuplot-nox"
+  [soak]="stress-ng"
   [lint]="shellcheck"
   [peers]="python3-pyverbs=44.0-2"
 )

@@ -44,26 +44,6 @@ const char pw_description[] = "writeback that cannot allocate a registered file'
 
 static const char *dm;
 
-/* Load table (one line per target) into the dm device, without freezing the filesystem. */
-static void dm_swap(const char *table)
-{
-	char tmp[] = "/tmp/wberror.XXXXXX";
-	int fd = mkstemp(tmp);
-
-	if (fd < 0 || write(fd, table, strlen(table)) != (ssize_t)strlen(table))
-		pw_die("cannot write the dm table to %s", tmp);
-	close(fd);
-	if (pw_dmsetup("suspend --nolockfs %s", dm))
-		pw_die("dmsetup suspend --nolockfs %s failed", dm);
-	if (pw_dmsetup("load %s %s", dm, tmp)) {
-		pw_dmsetup("resume --nolockfs %s", dm);
-		pw_die("dmsetup load %s of\n%s failed", dm, table);
-	}
-	if (pw_dmsetup("resume --nolockfs %s", dm))
-		pw_die("dmsetup resume --nolockfs %s failed", dm);
-	unlink(tmp);
-}
-
 /* The physical block of the inode's first extent tree block, from debugfs; 0 if none. */
 static unsigned long long extent_tree_block(const char *dev, ino_t ino)
 {
@@ -97,7 +77,6 @@ int pw_test(int argc, char **argv)
 	ssize_t n;
 	size_t i;
 	int fd, fd2, mfd, ret, err;
-	FILE *f;
 
 	(void)argc; (void)argv;
 	dm = getenv("PINWB_DM");
@@ -106,12 +85,7 @@ int pw_test(int argc, char **argv)
 	snprintf(dev, sizeof(dev), "/dev/mapper/%s", dm);
 
 	/* The table as it is: one linear target over the whole disk. */
-	snprintf(table, sizeof(table), "DM_DISABLE_UDEV=1 dmsetup table %s", dm);
-	f = popen(table, "r");
-	if (!f || !fgets(table, sizeof(table), f) ||
-	    sscanf(table, "0 %llu linear %255s 0", &size, base) != 2)
-		pw_die("dmsetup table %s: not one linear target from sector 0: %s", dm, table);
-	pclose(f);
+	pw_dm_linear_table(dm, &size, base, sizeof(base));
 
 	/* 1. Nine extents: blocks 0, 2, ..., 14 and the last written, the rest holes. */
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -168,7 +142,7 @@ int pw_test(int argc, char **argv)
 		 "0 %llu linear %s 0\n%llu %u error\n%llu %llu linear %s %llu\n",
 		 sector, base, sector, PW_BLOCK / 512, sector + PW_BLOCK / 512,
 		 size - sector - PW_BLOCK / 512, base, sector + PW_BLOCK / 512);
-	dm_swap(table);
+	pw_dm_load(dm, table);
 	ret = fsync(r.f.fd);
 	err = errno;
 	pw_ok(ret && err == EIO, "fsync() while the extent block cannot be read fails with EIO (%s)",
@@ -176,7 +150,7 @@ int pw_test(int argc, char **argv)
 
 	/* 4. Readable again. */
 	snprintf(table, sizeof(table), "0 %llu linear %s 0\n", size, base);
-	dm_swap(table);
+	pw_dm_load(dm, table);
 	buf = malloc(LEN);
 	if (!buf)
 		pw_die("out of memory");

@@ -895,6 +895,41 @@ int pw_dmsetup(const char *fmt, ...)
 	return system(cmd);
 }
 
+void pw_dm_linear_table(const char *dm, unsigned long long *sectors, char *base, size_t baselen)
+{
+	char cmd[256], line[1024] = "", fmt[64];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "DM_DISABLE_UDEV=1 dmsetup table %s", dm);
+	snprintf(fmt, sizeof(fmt), "0 %%llu linear %%%zus 0", baselen - 1);
+	f = popen(cmd, "r");
+	if (!f)
+		pw_die("popen %s: %s", cmd, strerror(errno));
+	if (!fgets(line, sizeof(line), f) || sscanf(line, fmt, sectors, base) != 2)
+		pw_die("%s: not one linear target from sector 0 (%s)", cmd,
+		       line[0] ? line : "no output");
+	pclose(f);
+}
+
+void pw_dm_load(const char *dm, const char *table)
+{
+	char tmp[] = "/tmp/pinwb-dm.XXXXXX";
+	int fd = mkstemp(tmp);
+
+	if (fd < 0 || write(fd, table, strlen(table)) != (ssize_t)strlen(table))
+		pw_die("cannot write the dm table to %s", tmp);
+	close(fd);
+	if (pw_dmsetup("suspend --nolockfs %s", dm))
+		pw_die("dmsetup suspend --nolockfs %s failed", dm);
+	if (pw_dmsetup("load %s %s", dm, tmp)) {
+		pw_dmsetup("resume --nolockfs %s", dm);
+		pw_die("dmsetup load %s of\n%s failed", dm, table);
+	}
+	if (pw_dmsetup("resume --nolockfs %s", dm))
+		pw_die("dmsetup resume --nolockfs %s failed", dm);
+	unlink(tmp);
+}
+
 void pw_host_kill_required(const char *name)
 {
 	if (!getenv("PINWB_RESULTS") || !getenv("PINWB_CRASH_OK"))

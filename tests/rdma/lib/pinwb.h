@@ -304,6 +304,18 @@ void pw_writeback_eager(long expire_cs, long interval_cs);
 int pw_dmsetup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * The table of dm device dm (a /dev/mapper name) when it is one linear target from sector 0, as
+ * tests/rdma/lib/disk2.sh's dm_linear makes it: its size in sectors and the device under it
+ * (base, baselen bytes). Dies otherwise.
+ */
+void pw_dm_linear_table(const char *dm, unsigned long long *sectors, char *base, size_t baselen);
+/*
+ * Load table (one target a line) into dm and resume it. Suspended with --nolockfs, so that the
+ * filesystem is not frozen and nothing is written back on the way. Dies on failure.
+ */
+void pw_dm_load(const char *dm, const char *table);
+
+/*
  * Crash tests (tests/rdma/NAME.host boots a guest for NAME alone and kills it when asked):
  * pw_host_kill_required() skips the test when it is not run that way; pw_host_kill() asks the
  * host to kill the guest now and waits for it.

@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mempressure: fsync of a large registered file MR when memory is short (issue 23). With the
+ * series, data-integrity writeback writes each write-pinned page from a copy, so it needs one
+ * fresh page per page in flight exactly when memory may be gone. tests/rdma/mempressure.sh
+ * makes an ext4 on a dm-linear device over $PINWB_DISK2 (PINWB_DM). Periodic writeback is off.
+ * An MR over half of the guest's memory, RDMA-written (generation 2), then three parts:
+ *  1. stuck and short: the device suspended, fsync() in a thread copies pinned pages into bios
+ *     that cannot complete until free memory runs low (the premise: the main zone's free pages
+ *     fall below its low watermark, fsync still blocked HOLD_MS later). The copies must then
+ *     wait for copies to come back, not take the kernel's reserves: that zone's free pages never
+ *     fall below half its min watermark (what an allocation allowed to ignore the watermarks
+ *     would do; v5's __GFP_NOFAIL fallback may, in its OOM path, but passed this check too).
+ *     After the resume the fsync returns 0 and every block holds generation 2 on the device.
+ *     The device is suspended and resumed by ioctl: no fork or exec while memory is at the
+ *     bottom (with dmsetup run then, v5 once OOM-killed this process and panicked);
+ *  2. a memory hog: generation 3 RDMA-written; a child (oom_score_adj 1000, so that the OOM
+ *     killer would take it first) maps and touches anonymous memory until only HEADROOM_MB is
+ *     free (after dropping the clean page cache) and holds it; fsync() must return 0, nothing
+ *     may be OOM-killed, generation 3 must be on disk; the premise: kswapd was woken during the
+ *     fsync more often than in a quiet second before it. What reclaim did meanwhile is printed
+ *     (it scans the pinned pages it cannot free: issue 20);
+ *  3. in a memory cgroup: this process moves into a new cgroup whose memory.max is a new MR of
+ *     MEMCG_MR_MB plus MEMCG_SLACK_MB, registers it (the page cache is charged to the cgroup),
+ *     RDMA-writes it and, while write(2) of MEMCG_PLAIN_MB to a second file keeps the cgroup at
+ *     its limit (the premise: memory.events "max" goes up), fsyncs the MR: 0, no OOM event in
+ *     the cgroup, the data on disk. The copies are not charged to the cgroup (see the series).
+ * Hung tasks and other reports fail the run through the rig's log check.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/dm-ioctl.h>
+
+#include "lib/pinwb.h"
+
+const char pw_description[] = "fsync of a registered file MR over half the guest's memory on a stuck device, under a memory hog and in a memory cgroup at its limit: no reserves taken, no OOM kill, data on disk";
+
+#define HEADROOM_MB 12
+#define MEMCG_MR_MB 128
+#define MEMCG_SLACK_MB 48
+#define MEMCG_PLAIN_MB 256
+#define CG_ROOT "/sys/fs/cgroup"
+#define CG CG_ROOT "/pinwb-mempressure"
+#define WB_KNOB "/proc/sys/vm/dirty_writeback_centisecs"
+#define CHUNK 256
+#define STUCK_S 20	/* at most, waiting for free memory to run low */
+#define HOLD_MS 8000	/* then how long the copies are watched at the bottom */
+
+static const char *dm;
+
+/*
+ * Suspend (--nolockfs) or resume the dm device with the ioctl itself, through a control fd opened
+ * beforehand: with free memory at the bottom, a fork and exec of dmsetup may need more memory than
+ * is left, and the OOM killer would then pick the process with the most resident pages - this
+ * one, whose mapping is the pinned file.
+ */
+static int dm_fd = -1;
+
+static int dm_suspend(bool suspend)
+{
+	struct dm_ioctl io;
+
+	memset(&io, 0, sizeof(io));
+	io.version[0] = DM_VERSION_MAJOR;
+	io.data_size = sizeof(io);
+	io.data_start = sizeof(io);
+	io.flags = suspend ? DM_SUSPEND_FLAG | DM_SKIP_LOCKFS_FLAG : 0;
+	snprintf(io.name, sizeof(io.name), "%s", dm);
+	return ioctl(dm_fd, DM_DEV_SUSPEND, &io);
+}
+
+/* What reclaim did during the fsync (reported: the pinned pages cannot be reclaimed). */
+static const char *const reclaim_stat[] = {
+	"pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "allocstall_normal",
+	"allocstall_dma32", "pgactivate", "pgrefill", "pgmajfault",
+};
+#define NR_RECLAIM_STATS (int)(sizeof(reclaim_stat) / sizeof(reclaim_stat[0]))
+
+/* Read nblocks of a file from the device in chunks and tally them against gen. */
+static void disk_tally(const char *dev, const uint64_t *map, size_t nblocks, uint32_t gen,
+		       struct pw_tally *t)
+{
+	struct pw_tally c;
+	size_t i;
+	int k;
+
+	memset(t, 0, sizeof(*t));
+	t->first_bad = SIZE_MAX;
+	for (i = 0; i < nblocks; i += CHUNK) {
+		size_t n = nblocks - i < CHUNK ? nblocks - i : CHUNK;
+		char *buf = pw_read_disk(dev, map + i, n);
+
+		pw_tally(buf, i, n, gen, &c);
+		free(buf);
+		for (k = 0; k < PW_BLK_NR; k++)
+			t->n[k] += c.n[k];
+		if (c.first_bad != SIZE_MAX && t->first_bad == SIZE_MAX)
+			t->first_bad = c.first_bad;
+	}
+}
+
+/* Free pages and the sum of the zones' low watermarks, from /proc/zoneinfo. */
+static void free_and_low(long long *free_pages, long long *low)
+{
+	char line[256];
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	long long v;
+
+	*free_pages = 0;
+	*low = 0;
+	if (!f)
+		pw_die("/proc/zoneinfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " pages free %lld", &v) == 1)
+			*free_pages += v;
+		else if (sscanf(line, " low %lld", &v) == 1)
+			*low += v;
+	}
+	fclose(f);
+}
+
+struct sampler {
+	pthread_t thread;
+	atomic_int stop;
+	long long min_free, low;
+};
+
+/*
+ * The zone that holds most of the memory (DMA32 in a small guest, Normal in a large one): its
+ * free pages and its min and low watermarks, from /proc/zoneinfo.
+ */
+struct zone_seen {
+	char name[16];
+	long long free, min, low, managed;
+};
+
+static void big_zone(struct zone_seen *z)
+{
+	struct zone_seen cur;
+	char line[256], name[16];
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	long long v;
+
+	memset(z, 0, sizeof(*z));
+	memset(&cur, 0, sizeof(cur));
+	if (!f)
+		pw_die("/proc/zoneinfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %*d, zone %15s", name) == 1) {
+			if (cur.managed > z->managed)
+				*z = cur;
+			memset(&cur, 0, sizeof(cur));
+			snprintf(cur.name, sizeof(cur.name), "%s", name);
+		} else if (sscanf(line, " pages free %lld", &v) == 1) {
+			cur.free = v;
+		} else if (sscanf(line, " min %lld", &v) == 1) {
+			cur.min = v;
+		} else if (sscanf(line, " low %lld", &v) == 1) {
+			cur.low = v;
+		} else if (sscanf(line, " managed %lld", &v) == 1) {
+			cur.managed = v;
+		}
+	}
+	if (cur.managed > z->managed)
+		*z = cur;
+	fclose(f);
+}
+
+struct syncer {
+	pthread_t thread;
+	int fd;
+	atomic_int done;
+	int err;
+};
+
+static void *sync_fn(void *arg)
+{
+	struct syncer *s = arg;
+
+	s->err = fsync(s->fd) ? errno : 0;
+	atomic_store(&s->done, 1);
+	return NULL;
+}
+
+static void *sample_fn(void *arg)
+{
+	struct sampler *s = arg;
+	long long f, l;
+
+	while (!atomic_load(&s->stop)) {
+		free_and_low(&f, &l);
+		if (f < s->min_free)
+			s->min_free = f;
+		s->low = l;
+		usleep(5000);
+	}
+	return NULL;
+}
+
+/* A child that holds mb MiB of touched anonymous memory until killed; -1 if it died first. */
+static int hog_start(long long mb)
+{
+	int p[2], pid;
+	char c;
+
+	if (pipe(p))
+		pw_die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		pw_die("fork: %s", strerror(errno));
+	if (!pid) {
+		size_t len = (size_t)mb << 20;
+		FILE *f = fopen("/proc/self/oom_score_adj", "w");
+		char *m;
+
+		if (f) {
+			fputs("1000", f);
+			fclose(f);
+		}
+		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			_exit(1);
+		for (size_t i = 0; i < len; i += 4096)
+			m[i] = 1;
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+/* The number after "key " in a flat-keyed cgroup file such as memory.events; -1 if absent. */
+static long long cg_field(const char *file, const char *key)
+{
+	char line[256], k[64];
+	long long v, ret = -1;
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", k, &v) == 2 && !strcmp(k, key))
+			ret = v;
+	fclose(f);
+	return ret;
+}
+
+static void cg_write(const char *file, const char *val)
+{
+	int fd = open(file, O_WRONLY);
+
+	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		pw_die("write %s to %s: %s", val, file, strerror(errno));
+	close(fd);
+}
+
+static char cg_home[300];
+
+static void cg_leave(void)
+{
+	char path[400], pid[32];
+
+	if (!cg_home[0])
+		return;
+	snprintf(path, sizeof(path), CG_ROOT "%s/cgroup.procs", cg_home);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	cg_write(path, pid);
+	cg_home[0] = 0;
+	rmdir(CG);
+}
+
+static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *src)
+{
+	const char *path = pw_path("mempressure.dat");
+	long long total_kb = pw_proc_field("/proc/meminfo", "MemTotal");
+	long long avail, oom0, oom1, kswapd0, kswapd1, quiet, stat0[NR_RECLAIM_STATS];
+	char stats[512];
+	size_t nblocks = (size_t)(total_kb / 2 / 4) & ~(size_t)255;
+	struct sampler s;
+	struct pw_fmr f;
+	struct pw_tally t;
+	char dev[64];
+	uint64_t *map;
+	double t0, took;
+	int hog, ret, err, status;
+	bool stuck_blocked;
+
+	pw_info("MemTotal %lld MiB: MR of %zu MiB", total_kb >> 10, nblocks >> 8);
+	ret = pw_fmr_open(d, &f, path, nblocks * PW_BLOCK, PROT_READ | PROT_WRITE,
+			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	if (ret)
+		pw_die("registration of %zu MiB: %s", nblocks >> 8, strerror(-ret));
+	if (fsync(f.fd))
+		pw_die("first fsync: %s", strerror(errno));
+	map = pw_block_map(path, nblocks, dev, sizeof(dev));
+	for (size_t i = 0; i < nblocks; i++)
+		if (map[i] == PW_NOT_ON_DISK)
+			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+	if (pw_write_gen(qp, src, f.mr, 0, nblocks, 2))
+		pw_die("RDMA write of generation 2 failed");
+
+	/*
+	 * MemAvailable counts the pinned page cache as reclaimable: size the hog on what is free
+	 * once the clean page cache is dropped (the pinned pages stay).
+	 */
+	pw_drop_caches();
+	/*
+	 * Stuck and short: the device suspended, fsync() copies the pinned pages into bios that
+	 * cannot complete, until free memory runs out. The copies must then wait for their own
+	 * kind to come back, not take the kernel's reserves: the free pages of the main zone must
+	 * stay above half its min watermark (an allocation that may ignore the watermarks takes
+	 * them to nothing).
+	 */
+	{
+		struct syncer sy = { .fd = f.fd };
+		struct zone_seen z, lowest;
+		long long b0, b1;
+		double ts, bottom;
+
+		pw_drop_caches();
+		b0 = pw_vmstat("pin_writeback_bounce");
+		big_zone(&lowest);
+		pw_info("zone %s: %lld MiB free, watermarks min %lld kB, low %lld kB", lowest.name,
+			lowest.free >> 8, lowest.min * 4, lowest.low * 4);
+		if (dm_suspend(true))
+			pw_die("DM_DEV_SUSPEND of %s: %s", dm, strerror(errno));
+		if (pthread_create(&sy.thread, NULL, sync_fn, &sy)) {
+			dm_suspend(false);
+			pw_die("pthread_create (fsync)");
+		}
+		/* Until free memory is below the low watermark, then HOLD_MS more. */
+		ts = pw_now();
+		bottom = 0;
+		while (pw_now() - ts < STUCK_S && (!bottom || pw_now() - bottom < HOLD_MS / 1000.0)) {
+			big_zone(&z);
+			if (z.free < lowest.free)
+				lowest = z;
+			if (!bottom && z.free < z.low)
+				bottom = pw_now();
+			usleep(2000);
+		}
+		b1 = pw_vmstat("pin_writeback_bounce");
+		stuck_blocked = !atomic_load(&sy.done);
+		if (dm_suspend(false))
+			pw_die("DM_DEV_SUSPEND (resume) of %s: %s", dm, strerror(errno));
+		ts = pw_now();
+		while (!atomic_load(&sy.done) && pw_now() - ts < 300)
+			usleep(20000);
+		if (!atomic_load(&sy.done))
+			pw_die("fsync still blocked 300 s after the resume");
+		pthread_join(sy.thread, NULL);
+		pw_ok(stuck_blocked && bottom,
+		      "premise: with the device suspended, fsync() copied %lld pages and free memory fell below the low watermark within %d s (lowest %lld kB, low %lld kB), fsync still blocked %d ms later",
+		      b0 < 0 ? -1 : b1 - b0, STUCK_S, lowest.free * 4, lowest.low * 4, HOLD_MS);
+		pw_ok(lowest.free * 2 >= lowest.min,
+		      "the copies stayed out of the reserves: free memory of zone %s never below half its min watermark (lowest %lld kB, min %lld kB)",
+		      lowest.name, lowest.free * 4, lowest.min * 4);
+		pw_ok(!sy.err, "after the resume, that fsync() returns 0 (%s)",
+		      sy.err ? strerror(sy.err) : "yes");
+		disk_tally(dev, map, nblocks, 2, &t);
+		pw_ok(t.n[PW_BLK_OK] == nblocks, "generation 2 on disk in every block (%s)",
+		      pw_tally_str(&t));
+		if (pw_write_gen(qp, src, f.mr, 0, nblocks, 3))
+			pw_die("RDMA write of generation 3 failed");
+	}
+
+	avail = pw_proc_field("/proc/meminfo", "MemFree") >> 10;
+	if (avail <= HEADROOM_MB)
+		pw_die("only %lld MiB free with the MR registered", avail);
+	oom0 = pw_vmstat("oom_kill");
+	hog = hog_start(avail - HEADROOM_MB);
+	if (hog < 0)
+		pw_die("the memory hog of %lld MiB died before it held its memory", avail - HEADROOM_MB);
+	pw_info("hog holds %lld MiB; MemAvailable now %lld MiB, MemFree %lld MiB", avail - HEADROOM_MB,
+		pw_proc_field("/proc/meminfo", "MemAvailable") >> 10,
+		pw_proc_field("/proc/meminfo", "MemFree") >> 10);
+
+	/* kswapd's runs in a quiet second, to compare with those during the fsync. */
+	quiet = pw_vmstat("pageoutrun");
+	sleep(1);
+	kswapd0 = pw_vmstat("pageoutrun");
+	quiet = kswapd0 - quiet;
+	for (int k = 0; k < NR_RECLAIM_STATS; k++)
+		stat0[k] = pw_vmstat(reclaim_stat[k]);
+	memset(&s, 0, sizeof(s));
+	free_and_low(&s.min_free, &s.low);
+	if (pthread_create(&s.thread, NULL, sample_fn, &s))
+		pw_die("pthread_create (sampler)");
+	t0 = pw_now();
+	ret = fsync(f.fd);
+	err = errno;
+	took = pw_now() - t0;
+	atomic_store(&s.stop, 1);
+	pthread_join(s.thread, NULL);
+	for (int k = 0, n = 0; k < NR_RECLAIM_STATS; k++)
+		n += snprintf(stats + n, sizeof(stats) - n, " %s +%lld", reclaim_stat[k],
+			      pw_vmstat(reclaim_stat[k]) - stat0[k]);
+	pw_info("reclaim during the fsync:%s", stats);
+	oom1 = pw_vmstat("oom_kill");
+	kswapd1 = pw_vmstat("pageoutrun");
+	pw_ok(!ret, "fsync of %zu MiB under the hog returns 0 (%s) in %.1f s", nblocks >> 8,
+	      ret ? strerror(err) : "yes", took);
+	pw_ok(kswapd1 - kswapd0 > quiet, "premise: the fsync's allocations found memory short: kswapd woken %lld times during it (%lld in the second before; free memory min %lld kB, low watermark %lld kB)",
+	      kswapd1 - kswapd0, quiet, s.min_free * 4, s.low * 4);
+	pw_ok(waitpid(hog, &status, WNOHANG) == 0 && oom1 == oom0,
+	      "nothing was OOM-killed (oom_kill +%lld), the hog still holds its memory", oom1 - oom0);
+	kill(hog, SIGKILL);
+	waitpid(hog, NULL, 0);
+
+	disk_tally(dev, map, nblocks, 3, &t);
+	pw_ok(t.n[PW_BLK_OK] == nblocks, "generation 3 on disk in every block (%s)", pw_tally_str(&t));
+	pw_seen("fsync of %zu MiB with %d MiB left: %.1f s, %zu/%zu blocks on disk, min free %lld kB",
+		nblocks >> 8, HEADROOM_MB, took, t.n[PW_BLK_OK], nblocks, s.min_free * 4);
+	pw_metric(nblocks - t.n[PW_BLK_OK], "blocks lost");
+	free(map);
+	pw_fmr_close(&f);
+	unlink(path);
+}
+
+struct plain_writer {
+	pthread_t thread;
+	const char *path;
+	atomic_int done;
+	int err;
+};
+
+static void *plain_fn(void *arg)
+{
+	struct plain_writer *p = arg;
+	static char buf[1 << 20];
+	int fd = open(p->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	memset(buf, 0x5a, sizeof(buf));
+	if (fd < 0) {
+		p->err = errno;
+		atomic_store(&p->done, 1);
+		return NULL;
+	}
+	for (int i = 0; i < MEMCG_PLAIN_MB; i++)
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+			p->err = errno;
+			break;
+		}
+	close(fd);
+	atomic_store(&p->done, 1);
+	return NULL;
+}
+
+static void part_memcg(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *src)
+{
+	/* pw_path() returns a static buffer: one copy per name. */
+	char *path = strdup(pw_path("mempressure-cg.dat"));
+	size_t nblocks = (size_t)MEMCG_MR_MB << 8;
+	struct plain_writer pw = { .path = strdup(pw_path("mempressure-plain.dat")) };
+	long long max0, max1, oom1, kill1;
+	char line[300], val[64];
+	struct pw_tally t;
+	struct pw_fmr f;
+	char dev[64];
+	uint64_t *map;
+	double t0;
+	FILE *cg;
+	int ret, err;
+
+	/* Where we are now (the rig runs tests in /pinwb), to come back to. */
+	cg = fopen("/proc/self/cgroup", "r");
+	if (!cg || !fgets(line, sizeof(line), cg) || strncmp(line, "0::", 3))
+		pw_die("/proc/self/cgroup: no cgroup v2 line");
+	fclose(cg);
+	line[strcspn(line, "\n")] = 0;
+	snprintf(cg_home, sizeof(cg_home), "%s", line + 3);
+	if (mkdir(CG, 0755) && errno != EEXIST)
+		pw_die("mkdir %s: %s (cgroup v2 with the memory controller needed)", CG, strerror(errno));
+	snprintf(val, sizeof(val), "%d", (MEMCG_MR_MB + MEMCG_SLACK_MB) << 20);
+	cg_write(CG "/memory.max", val);
+	cg_write(CG "/memory.swap.max", "0");
+	snprintf(val, sizeof(val), "%d", getpid());
+	cg_write(CG "/cgroup.procs", val);
+	atexit(cg_leave);
+
+	ret = pw_fmr_open(d, &f, path, nblocks * PW_BLOCK, PROT_READ | PROT_WRITE,
+			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	if (ret)
+		pw_die("registration of %d MiB in a cgroup of %d MiB: %s", MEMCG_MR_MB,
+		       MEMCG_MR_MB + MEMCG_SLACK_MB, strerror(-ret));
+	if (fsync(f.fd))
+		pw_die("first fsync: %s", strerror(errno));
+	map = pw_block_map(path, nblocks, dev, sizeof(dev));
+	for (size_t i = 0; i < nblocks; i++)
+		if (map[i] == PW_NOT_ON_DISK)
+			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+	if (pw_write_gen(qp, src, f.mr, 0, nblocks, 4))
+		pw_die("RDMA write of generation 4 failed");
+	pw_info("cgroup memory.current %lld MiB of %d MiB", pw_sysctl_get(CG "/memory.current") >> 20,
+		MEMCG_MR_MB + MEMCG_SLACK_MB);
+
+	max0 = cg_field(CG "/memory.events", "max");
+	if (pthread_create(&pw.thread, NULL, plain_fn, &pw))
+		pw_die("pthread_create (plain writer)");
+	/* Let the plain writer fill the cgroup first. */
+	t0 = pw_now();
+	while (cg_field(CG "/memory.events", "max") == max0 && !atomic_load(&pw.done) &&
+	       pw_now() - t0 < 30)
+		usleep(10000);
+	ret = fsync(f.fd);
+	err = errno;
+	pthread_join(pw.thread, NULL);
+	max1 = cg_field(CG "/memory.events", "max");
+	oom1 = cg_field(CG "/memory.events", "oom");
+	kill1 = cg_field(CG "/memory.events", "oom_kill");
+	pw_ok(!ret && !pw.err, "fsync of the MR while write(2) of %d MiB fills the cgroup returns 0 (%s; write(2): %s)",
+	      MEMCG_PLAIN_MB, ret ? strerror(err) : "yes", pw.err ? strerror(pw.err) : "ok");
+	pw_ok(max1 > max0, "premise: the cgroup hit memory.max (memory.events max +%lld)", max1 - max0);
+	pw_ok(!oom1 && !kill1, "no OOM in the cgroup (memory.events oom %lld, oom_kill %lld)", oom1,
+	      kill1);
+	if (fsync(f.fd))
+		pw_die("fsync after the plain writer: %s", strerror(errno));
+	disk_tally(dev, map, nblocks, 4, &t);
+	pw_ok(t.n[PW_BLK_OK] == nblocks, "generation 4 on disk in every block (%s)", pw_tally_str(&t));
+	free(map);
+	pw_fmr_close(&f);
+	cg_leave();
+	unlink(path);
+	unlink(pw.path);
+	free(path);
+	free((char *)pw.path);
+}
+
+int pw_test(int argc, char **argv)
+{
+	struct pw_dev d;
+	struct pw_qp_pair qp;
+	struct pw_src src;
+
+	(void)argc; (void)argv;
+	if (access(CG_ROOT "/cgroup.controllers", F_OK))
+		pw_skip_all("no cgroup v2 at " CG_ROOT);
+	pw_sysctl_set(WB_KNOB, 0);
+	pw_dev_open(&d);
+	pw_qp_pair_create(&d, &qp, 32);
+	pw_src_create(&d, &src, 32);
+	dm = getenv("PINWB_DM");
+	if (!dm)
+		pw_die("PINWB_DM is not set: run tests/rdma/mempressure.sh");
+	dm_fd = open("/dev/mapper/control", O_RDWR);
+	if (dm_fd < 0)
+		pw_die("/dev/mapper/control: %s", strerror(errno));
+	pw_plan(12);
+	part_system(&d, &qp, &src);
+	part_memcg(&d, &qp, &src);
+	pw_src_destroy(&src);
+	pw_qp_pair_destroy(&qp);
+	pw_dev_close(&d);
+	pw_sysctl_restore();
+	return pw_result();
+}

@@ -1,0 +1,10 @@
+#!/bin/bash
+# mempressure: an ext4 of its own on a dm-linear device over $PINWB_DISK2 (room for an MR over
+# half the guest's memory; the test suspends the device to hold an fsync's copies in flight),
+# then tests/rdma/bin/mempressure on it. See mempressure.c.
+set -u
+. "$(dirname "$0")/lib/disk2.sh" mempressure "$@"
+dm_linear pinwb-mempressure
+mkfs_mount "$dev" /mnt/mempressure ext4 -b 4096
+echo "# ext4 on dm-linear $dev over $disk"
+PINWB_DM=$dm_name run_test
