@@ -331,7 +331,12 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 	 * stay above half its min watermark (an allocation that may ignore the watermarks takes
 	 * them to nothing).
 	 */
-	{
+	/*
+	 * Only with PINWB_MEMPRESSURE_STUCK=1: on 6.12 (make check, 30 Nov) this process itself
+	 * was OOM-killed while memory was at the bottom with the device suspended, which then
+	 * stayed suspended and took the guest down ("System is deadlocked on memory").
+	 */
+	if (getenv("PINWB_MEMPRESSURE_STUCK")) {
 		struct syncer sy = { .fd = f.fd };
 		struct zone_seen z, lowest;
 		long long b0, b1;
@@ -385,9 +390,13 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 		disk_tally(dev, map, nblocks, 2, &t);
 		pw_ok(t.n[PW_BLK_OK] == nblocks, "generation 2 on disk in every block (%s)",
 		      pw_tally_str(&t));
-		if (pw_write_gen(qp, src, f.mr, 0, nblocks, 3))
-			pw_die("RDMA write of generation 3 failed");
+	} else {
+		pw_skip("stuck and short: not run (PINWB_MEMPRESSURE_STUCK unset: it can take the guest down)");
+		pw_skip("stuck and short: fsync after the resume");
+		pw_skip("stuck and short: generation 2 on disk");
 	}
+	if (pw_write_gen(qp, src, f.mr, 0, nblocks, 3))
+		pw_die("RDMA write of generation 3 failed");
 
 	avail = pw_proc_field("/proc/meminfo", "MemFree") >> 10;
 	if (avail <= HEADROOM_MB)
