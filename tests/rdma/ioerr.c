@@ -124,12 +124,7 @@ int pw_test(int argc, char **argv)
 	pw_plan(8);
 
 	/* 1. Allocated and mapped, then the baseline. */
-	if (fsync(r.f.fd))
-		pw_die("first fsync: %s", strerror(errno));
-	map = pw_block_map(path, NBLK, dev, sizeof(dev));
-	for (size_t i = 0; i < NBLK; i++)
-		if (map[i] == PW_NOT_ON_DISK)
-			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+	map = pw_block_map_synced(r.f.fd, path, NBLK, dev, sizeof(dev));
 	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 2))
 		pw_die("RDMA write of generation 2 failed");
 	err = fsync_errno(r.f.fd);

@@ -310,12 +310,7 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	if (ret)
 		pw_die("registration of %zu MiB: %s", nblocks >> 8, strerror(-ret));
-	if (fsync(f.fd))
-		pw_die("first fsync: %s", strerror(errno));
-	map = pw_block_map(path, nblocks, dev, sizeof(dev));
-	for (size_t i = 0; i < nblocks; i++)
-		if (map[i] == PW_NOT_ON_DISK)
-			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+	map = pw_block_map_synced(f.fd, path, nblocks, dev, sizeof(dev));
 	if (pw_write_gen(qp, src, f.mr, 0, nblocks, 2))
 		pw_die("RDMA write of generation 2 failed");
 
@@ -526,12 +521,7 @@ static void part_memcg(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *s
 	if (ret)
 		pw_die("registration of %d MiB in a cgroup of %d MiB: %s", MEMCG_MR_MB,
 		       MEMCG_MR_MB + MEMCG_SLACK_MB, strerror(-ret));
-	if (fsync(f.fd))
-		pw_die("first fsync: %s", strerror(errno));
-	map = pw_block_map(path, nblocks, dev, sizeof(dev));
-	for (size_t i = 0; i < nblocks; i++)
-		if (map[i] == PW_NOT_ON_DISK)
-			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+	map = pw_block_map_synced(f.fd, path, nblocks, dev, sizeof(dev));
 	if (pw_write_gen(qp, src, f.mr, 0, nblocks, 4))
 		pw_die("RDMA write of generation 4 failed");
 	pw_info("cgroup memory.current %lld MiB of %d MiB", pw_sysctl_get(CG "/memory.current") >> 20,

@@ -76,12 +76,7 @@ int pw_test(int argc, char **argv)
 	pw_plan(7);
 
 	/* 1. */
-	if (fsync(r.f.fd))
-		pw_die("first fsync: %s", strerror(errno));
-	map = pw_block_map(path, NBLK, dev, sizeof(dev));
-	for (i = 0; i < NBLK; i++)
-		if (map[i] == PW_NOT_ON_DISK)
-			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+	map = pw_block_map_synced(r.f.fd, path, NBLK, dev, sizeof(dev));
 	pw_writer_start(&w, &r.qp, &r.src, r.f.mr, NBLK, FIRST_GEN);
 	while (atomic_load(&w.passes) < 2)
 		usleep(10000);

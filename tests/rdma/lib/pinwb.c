@@ -754,6 +754,19 @@ uint64_t *pw_block_map(const char *path, size_t nblocks, char *dev, size_t devle
 	return map;
 }
 
+uint64_t *pw_block_map_synced(int fd, const char *path, size_t nblocks, char *dev, size_t devlen)
+{
+	uint64_t *map;
+
+	if (fsync(fd))
+		pw_die("fsync of %s before mapping its blocks: %s", path, strerror(errno));
+	map = pw_block_map(path, nblocks, dev, devlen);
+	for (size_t i = 0; i < nblocks; i++)
+		if (map[i] == PW_NOT_ON_DISK)
+			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+	return map;
+}
+
 void *pw_read_disk(const char *dev, const uint64_t *map, size_t nblocks)
 {
 	char *buf;

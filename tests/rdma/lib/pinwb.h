@@ -237,6 +237,11 @@ bool pw_reap(int pid, int timeout_ms, int *status);
  */
 #define PW_NOT_ON_DISK UINT64_MAX
 uint64_t *pw_block_map(const char *path, size_t nblocks, char *dev, size_t devlen);
+/*
+ * fsync(fd) of path, then pw_block_map() of its first nblocks; dies if the fsync fails or a block
+ * has no place on the device yet (what a test does once, after registration, before it measures).
+ */
+uint64_t *pw_block_map_synced(int fd, const char *path, size_t nblocks, char *dev, size_t devlen);
 /* Read those blocks straight from the device with O_DIRECT (zeros where not on disk). */
 void *pw_read_disk(const char *dev, const uint64_t *map, size_t nblocks);
 /*
