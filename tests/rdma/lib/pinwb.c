@@ -1186,3 +1186,91 @@ void pw_writeback_eager(long expire_cs, long interval_cs)
 	pw_info("vm.dirty_expire_centisecs=%ld, vm.dirty_writeback_centisecs=%ld", expire_cs,
 		interval_cs);
 }
+
+#define PW_CG_ROOT "/sys/fs/cgroup"
+static char pw_cg_name[64], pw_cg_home[300];
+
+void pw_cg_require(void)
+{
+	if (access(PW_CG_ROOT "/cgroup.controllers", F_OK))
+		pw_skip_all("no cgroup v2 at " PW_CG_ROOT);
+}
+
+const char *pw_cg_file(const char *file)
+{
+	static char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), PW_CG_ROOT "/%s/%s", pw_cg_name, file);
+	return p;
+}
+
+static void pw_cg_write_path(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		pw_die("write %s to %s: %s", val, path, strerror(errno));
+	close(fd);
+}
+
+void pw_cg_write(const char *file, const char *val)
+{
+	pw_cg_write_path(pw_cg_file(file), val);
+}
+
+long long pw_cg_field(const char *file, const char *key)
+{
+	char line[256], k[64];
+	long long v, ret = -1;
+	FILE *f = fopen(pw_cg_file(file), "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", k, &v) == 2 && !strcmp(k, key))
+			ret = v;
+	fclose(f);
+	return ret;
+}
+
+void pw_cg_leave(void)
+{
+	char path[400], pid[32];
+
+	if (!pw_cg_home[0])
+		return;
+	snprintf(path, sizeof(path), PW_CG_ROOT "%s/cgroup.procs", pw_cg_home);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	pw_cg_write_path(path, pid);
+	pw_cg_home[0] = 0;
+	snprintf(path, sizeof(path), PW_CG_ROOT "/%s", pw_cg_name);
+	rmdir(path);
+}
+
+void pw_cg_enter(const char *name, long long max_bytes)
+{
+	static bool registered;
+	char line[300], val[64], path[PATH_MAX];
+	FILE *cg;
+
+	/* Where we are now (the rig runs tests in /pinwb), to come back to. */
+	cg = fopen("/proc/self/cgroup", "r");
+	if (!cg || !fgets(line, sizeof(line), cg) || strncmp(line, "0::", 3))
+		pw_die("/proc/self/cgroup: no cgroup v2 line");
+	fclose(cg);
+	line[strcspn(line, "\n")] = 0;
+	snprintf(pw_cg_name, sizeof(pw_cg_name), "%s", name);
+	snprintf(path, sizeof(path), PW_CG_ROOT "/%s", name);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		pw_die("mkdir %s: %s (cgroup v2 with the memory controller needed)", path,
+		       strerror(errno));
+	snprintf(val, sizeof(val), "%lld", max_bytes);
+	pw_cg_write("memory.max", val);
+	pw_cg_write("memory.swap.max", "0");
+	snprintf(val, sizeof(val), "%d", getpid());
+	pw_cg_write("cgroup.procs", val);
+	snprintf(pw_cg_home, sizeof(pw_cg_home), "%s", line + 3);
+	if (!registered)
+		atexit(pw_cg_leave);
+	registered = true;
+}

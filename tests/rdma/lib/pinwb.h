@@ -260,6 +260,7 @@ double pw_wait_on_disk(const char *dev, const uint64_t *map, size_t first, size_
 #define PW_KPF_DIRTY		4
 #define PW_KPF_WRITEBACK	8
 #define PW_KPF_HWPOISON		19
+#define PW_KPF_UNEVICTABLE	18
 int pw_page_kflags(const void *addr, uint64_t *kflags);
 /* The PFN behind addr, 0 if not mapped or hidden; a PFN's kpageflags word (0 or -1). */
 uint64_t pw_page_pfn(const void *addr);
@@ -339,5 +340,20 @@ const char *pw_path(const char *name);
  * if the remount failed (not ext4, not a mount point).
  */
 int pw_scratch_quiesce(void);
+
+/*
+ * A memory cgroup of the test's own (cgroup v2): pw_cg_enter() makes /sys/fs/cgroup/NAME with
+ * memory.max max_bytes and no swap, and moves this process into it; pw_cg_leave() (also run at
+ * exit) moves it back to where it was and removes the cgroup. pw_cg_file() is the path of one
+ * of its files; pw_cg_field() the number after "key " in a flat-keyed file such as memory.stat
+ * or memory.events (-1 if absent); pw_cg_write() writes a value and dies on failure.
+ * pw_cg_require() skips the test when there is no cgroup v2.
+ */
+void pw_cg_require(void);
+void pw_cg_enter(const char *name, long long max_bytes);
+void pw_cg_leave(void);
+const char *pw_cg_file(const char *file);
+long long pw_cg_field(const char *file, const char *key);
+void pw_cg_write(const char *file, const char *val);
 
 #endif
