@@ -51,7 +51,6 @@ const char pw_description[] = "fsync of a registered file MR over half the guest
 #define MEMCG_SLACK_MB 48
 #define MEMCG_PLAIN_MB 256
 #define WB_KNOB "/proc/sys/vm/dirty_writeback_centisecs"
-#define CHUNK 256
 #define STUCK_S 20	/* at most, waiting for free memory to run low */
 #define HOLD_MS 8000	/* then how long the copies are watched at the bottom */
 
@@ -84,29 +83,6 @@ static const char *const reclaim_stat[] = {
 	"allocstall_dma32", "pgactivate", "pgrefill", "pgmajfault",
 };
 #define NR_RECLAIM_STATS (int)(sizeof(reclaim_stat) / sizeof(reclaim_stat[0]))
-
-/* Read nblocks of a file from the device in chunks and tally them against gen. */
-static void disk_tally(const char *dev, const uint64_t *map, size_t nblocks, uint32_t gen,
-		       struct pw_tally *t)
-{
-	struct pw_tally c;
-	size_t i;
-	int k;
-
-	memset(t, 0, sizeof(*t));
-	t->first_bad = SIZE_MAX;
-	for (i = 0; i < nblocks; i += CHUNK) {
-		size_t n = nblocks - i < CHUNK ? nblocks - i : CHUNK;
-		char *buf = pw_read_disk(dev, map + i, n);
-
-		pw_tally(buf, i, n, gen, &c);
-		free(buf);
-		for (k = 0; k < PW_BLK_NR; k++)
-			t->n[k] += c.n[k];
-		if (c.first_bad != SIZE_MAX && t->first_bad == SIZE_MAX)
-			t->first_bad = c.first_bad;
-	}
-}
 
 /* Free pages and the sum of the zones' low watermarks, from /proc/zoneinfo. */
 static void free_and_low(long long *free_pages, long long *low)
@@ -363,7 +339,7 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 			lowest.name, lowest.free * 4, lowest.min * 4);
 		pw_ok(!sy.err, "after the resume, that fsync() returns 0 (%s)",
 		      sy.err ? strerror(sy.err) : "yes");
-		disk_tally(dev, map, nblocks, 2, &t);
+		pw_disk_tally(dev, map, nblocks, 2, &t);
 		pw_ok(t.n[PW_BLK_OK] == nblocks, "generation 2 on disk in every block (%s)",
 		      pw_tally_str(&t));
 	} else {
@@ -451,7 +427,7 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 		waitpid(hog, NULL, 0);
 	}
 
-	disk_tally(dev, map, nblocks, 3, &t);
+	pw_disk_tally(dev, map, nblocks, 3, &t);
 	pw_ok(t.n[PW_BLK_OK] == nblocks, "generation 3 on disk in every block (%s)", pw_tally_str(&t));
 	pw_seen("fsync of %zu MiB with %lld MiB free (hog of %lld MiB): %.1f s, %zu/%zu blocks on disk, min free %lld kB",
 		nblocks >> 8, left_mb, hog_mb, took, t.n[PW_BLK_OK], nblocks, s.min_free * 4);
@@ -538,7 +514,7 @@ static void part_memcg(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *s
 	      kill1);
 	if (fsync(f.fd))
 		pw_die("fsync after the plain writer: %s", strerror(errno));
-	disk_tally(dev, map, nblocks, 4, &t);
+	pw_disk_tally(dev, map, nblocks, 4, &t);
 	pw_ok(t.n[PW_BLK_OK] == nblocks, "generation 4 on disk in every block (%s)", pw_tally_str(&t));
 	free(map);
 	pw_fmr_close(&f);

@@ -37,7 +37,7 @@ int pw_test(int argc, char **argv)
 	uint64_t kf;
 	struct pw_tally t;
 	struct pw_rig r;
-	char dev[64], *buf;
+	char dev[64];
 	uint64_t *map;
 
 	(void)argc; (void)argv;
@@ -63,9 +63,7 @@ int pw_test(int argc, char **argv)
 	fret = fsync(r.f.fd);
 	pw_ok(!ret && !fret, "generation 3 RDMA-written and fsync'd%s%s", fret ? ": " : "",
 	      fret ? strerror(errno) : "");
-	buf = pw_read_disk(dev, map, NBLK);
-	pw_tally(buf, 0, NBLK, 3, &t);
-	free(buf);
+	pw_disk_tally(dev, map, NBLK, 3, &t);
 	pw_ok(t.n[PW_BLK_OK] == NBLK, "generation 3 on disk after the page-out (%s)", pw_tally_str(&t));
 	pw_seen("MADV_PAGEOUT unmapped %d and made unevictable %d of %d pinned pages; generation 3 on disk: %zu/%d",
 		unmapped, unevictable, NBLK, t.n[PW_BLK_OK], NBLK);

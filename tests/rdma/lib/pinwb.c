@@ -795,6 +795,28 @@ void *pw_read_disk(const char *dev, const uint64_t *map, size_t nblocks)
 	return buf;
 }
 
+void pw_disk_tally(const char *dev, const uint64_t *map, size_t nblocks, uint32_t gen,
+		   struct pw_tally *t)
+{
+	struct pw_tally c;
+	size_t i;
+	int k;
+
+	memset(t, 0, sizeof(*t));
+	t->first_bad = SIZE_MAX;
+	for (i = 0; i < nblocks; i += 256) {
+		size_t n = nblocks - i < 256 ? nblocks - i : 256;
+		char *buf = pw_read_disk(dev, map + i, n);
+
+		pw_tally(buf, i, n, gen, &c);
+		free(buf);
+		for (k = 0; k < PW_BLK_NR; k++)
+			t->n[k] += c.n[k];
+		if (c.first_bad != SIZE_MAX && t->first_bad == SIZE_MAX)
+			t->first_bad = c.first_bad;
+	}
+}
+
 /* ---- reporting ---- */
 
 void pw_seen(const char *fmt, ...)
@@ -1204,13 +1226,29 @@ const char *pw_cg_file(const char *file)
 	return p;
 }
 
+static int pw_cg_write_path_err(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		err = errno;
+	close(fd);
+	return err;
+}
+
 static void pw_cg_write_path(const char *path, const char *val)
 {
-	int fd = open(path, O_WRONLY);
+	int err = pw_cg_write_path_err(path, val);
 
-	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		pw_die("write %s to %s: %s", val, path, strerror(errno));
-	close(fd);
+	if (err)
+		pw_die("write %s to %s: %s", val, path, strerror(err));
+}
+
+int pw_cg_write_err(const char *file, const char *val)
+{
+	return pw_cg_write_path_err(pw_cg_file(file), val);
 }
 
 void pw_cg_write(const char *file, const char *val)

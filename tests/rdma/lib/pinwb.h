@@ -244,6 +244,9 @@ uint64_t *pw_block_map(const char *path, size_t nblocks, char *dev, size_t devle
 uint64_t *pw_block_map_synced(int fd, const char *path, size_t nblocks, char *dev, size_t devlen);
 /* Read those blocks straight from the device with O_DIRECT (zeros where not on disk). */
 void *pw_read_disk(const char *dev, const uint64_t *map, size_t nblocks);
+/* pw_read_disk() + pw_tally() of nblocks against gen, read 1 MiB at a time (no big buffer). */
+void pw_disk_tally(const char *dev, const uint64_t *map, size_t nblocks, uint32_t gen,
+		   struct pw_tally *t);
 /*
  * Read blocks [first, first + n) of a file from the device (map: pw_block_map()'s, of the whole
  * file) every 250 ms until all hold gen, for at most timeout_s seconds. Returns the seconds it
@@ -346,7 +349,8 @@ int pw_scratch_quiesce(void);
  * memory.max max_bytes and no swap, and moves this process into it; pw_cg_leave() (also run at
  * exit) moves it back to where it was and removes the cgroup. pw_cg_file() is the path of one
  * of its files; pw_cg_field() the number after "key " in a flat-keyed file such as memory.stat
- * or memory.events (-1 if absent); pw_cg_write() writes a value and dies on failure.
+ * or memory.events (-1 if absent); pw_cg_write() writes a value and dies on failure
+ * (pw_cg_write_err() returns the errno instead).
  * pw_cg_require() skips the test when there is no cgroup v2.
  */
 void pw_cg_require(void);
@@ -355,5 +359,7 @@ void pw_cg_leave(void);
 const char *pw_cg_file(const char *file);
 long long pw_cg_field(const char *file, const char *key);
 void pw_cg_write(const char *file, const char *val);
+/* pw_cg_write() that returns 0 or the errno of the write instead of dying. */
+int pw_cg_write_err(const char *file, const char *val);
 
 #endif
