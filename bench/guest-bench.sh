@@ -18,6 +18,44 @@ fresh_fs() {
 	mkfs.ext4 -q -F -b 4096 "$disk" >/dev/null 2>&1 && mount -o noinit_itable "$disk" "$PINWB_SCRATCH"
 }
 
+# Each run of pinwb_bench: its metric lines to stdout; exit 5 (a kernel that refuses writable
+# file MRs, as upstream since 6.5: "# REFUSED") and other failures are remembered for the end.
+refused='' failed=''
+bench_run() {
+	local o r
+	o=$("$bench" "$@"); r=$?
+	grep -v '^#\|^KTAP' <<< "$o"
+	case $r in
+	0) ;;
+	5) refused=$(grep -m 1 '^# REFUSED' <<< "$o") ;;
+	*) failed+=" '$*' (exit $r)"; grep '^#' <<< "$o" | tail -n 3 >&2 ;;
+	esac
+}
+
+# Exit status: 1 if a benchmark failed, 5 if the kernel refused the file MRs, else 0.
+finish() {
+	umount "$PINWB_SCRATCH" 2>/dev/null
+	[ -z "$failed" ] || { echo "guest-bench: failed:$failed" >&2; exit 1; }
+	[ -z "$refused" ] || { echo "$refused"; exit 5; }
+	exit 0
+}
+
+# BENCH_SCALE="64 256 ...": the scaling runs instead (bench/run.sh gives them a guest with the
+# memory and disk the largest size needs): registration, fsync, range sync and the idle
+# flusher's work at each registered size, medians of PINWB_BENCH_REPS runs.
+if [ -n "${BENCH_SCALE:-}" ]; then
+	bg=$(cat /proc/sys/vm/dirty_background_ratio) fg=$(cat /proc/sys/vm/dirty_ratio)
+	echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
+	for mib in $BENCH_SCALE; do
+		fresh_fs; bench_run reg "$mib"
+		fresh_fs; bench_run fsync "$mib"
+		fresh_fs; bench_run rangesync "$mib"
+	done
+	echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
+	for mib in $BENCH_SCALE; do fresh_fs; bench_run idle "$mib" 10; done
+	finish
+fi
+
 # ib_write_bw: server buffer anonymous vs an mmap'd ext4 file, several message sizes.
 if [ "$quick" = 1 ]; then sizes="65536" secs=3; else sizes="4096 65536 1048576" secs=8; fi
 fresh_fs
@@ -46,27 +84,15 @@ for size in $sizes; do
 	done
 done
 
-# Each run of pinwb_bench: its metric lines to stdout; exit 5 (a kernel that refuses writable
-# file MRs, as upstream since 6.5: "# REFUSED") and other failures are remembered for the end.
-refused='' failed=''
-bench_run() {
-	local o r
-	o=$("$bench" "$@"); r=$?
-	grep -v '^#\|^KTAP' <<< "$o"
-	case $r in
-	0) ;;
-	5) refused=$(grep -m 1 '^# REFUSED' <<< "$o") ;;
-	*) failed+=" '$*' (exit $r)"; grep '^#' <<< "$o" | tail -n 3 >&2 ;;
-	esac
-}
-
 if [ "$quick" = 1 ]; then regs="16" fsyncs="16" ranges="16" idle="16 5"
 else regs="1 16 64 256" fsyncs="64 256" ranges="${BENCH_RANGE_MIB:-256}" idle="64 30"; fi
-# The plain side of the fsync comparison must still be all dirty when fsync starts: keep
-# background writeback from starting on it (restored before the idle measurement).
+# The plain side of the fsync comparison must still be all dirty when fsync starts, and a
+# registration (whose write faults dirty the range) should not share the CPUs with the flusher
+# writing that range: keep background writeback from starting (restored before the idle
+# measurement).
 bg=$(cat /proc/sys/vm/dirty_background_ratio) fg=$(cat /proc/sys/vm/dirty_ratio)
-for mib in $regs; do fresh_fs; bench_run reg "$mib"; done
 echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
+for mib in $regs; do fresh_fs; bench_run reg "$mib"; done
 for mib in $fsyncs; do fresh_fs; bench_run fsync "$mib"; done
 for mib in $ranges; do fresh_fs; bench_run rangesync "$mib"; done
 echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
@@ -82,8 +108,4 @@ if [ "$quick" != 1 ]; then
 	     { print "throttle_write_same_mr", r($1), "MiB/s"; print "throttle_write_same_nomr", r($2), "MiB/s"
 	       print "throttle_write_other_mr", r($3), "MiB/s"; print "throttle_write_other_nomr", r($4), "MiB/s" }'
 fi
-umount "$PINWB_SCRATCH" 2>/dev/null
-# Exit status: 1 if a benchmark failed, 5 if the kernel refused the file MRs, else 0.
-[ -z "$failed" ] || { echo "guest-bench: failed:$failed" >&2; exit 1; }
-[ -z "$refused" ] || { echo "$refused"; exit 5; }
-exit 0
+finish

@@ -13,6 +13,9 @@
  *   idle SIZE_MIB SECS  while a registered, fsync'd range sits idle: bytes written to the device,
  *                       pinned pages cleaning writeback visited (pin_writeback_skip), and the
  *                       CPU time all CPUs spent outside idle, then the same without the MR
+ *
+ * PINWB_BENCH_REPS=n takes the median of n runs instead (the scaling runs of make bench, whose
+ * largest sizes take minutes per run under TCG, use 3).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,8 @@
 #include <unistd.h>
 
 #include "lib/pinwb.h"
+
+#define MAX_REPS 15
 
 const char pw_description[] = "pinwb micro-benchmarks (reg/dereg, fsync of pinned vs plain dirty pages, idle writeback)";
 
@@ -42,6 +47,17 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* How many runs a median is taken of: PINWB_BENCH_REPS, or the benchmark's default. */
+static int reps(int dflt)
+{
+	const char *e = getenv("PINWB_BENCH_REPS");
+	int n = e ? atoi(e) : dflt;
+
+	if (n < 1 || n > MAX_REPS)
+		pw_die("PINWB_BENCH_REPS must be 1 to %d, not '%s'", MAX_REPS, e);
+	return n;
+}
+
 /* The median of n timings (sorts them). */
 static double median(double *v, int n)
 {
@@ -51,42 +67,9 @@ static double median(double *v, int n)
 
 static const int rw_access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
 
-#define REG_REPS 5
-
-/* ibv_reg_mr and ibv_dereg_mr of a writable MR over a file mapping: median of REG_REPS. */
-static void bench_reg(struct pw_dev *d, size_t mib)
-{
-	double treg[REG_REPS], tdereg[REG_REPS], t0, t1;
-	size_t len = mib << 20;
-	struct pw_fmr f;
-	int ret, i;
-
-	/* The file's pages are in the page cache and allocated: measure the pin, not the I/O. */
-	ret = pw_fmr_open(d, &f, pw_path("bench-reg.dat"), len, PROT_READ | PROT_WRITE, 0);
-	if (!ret)
-		pw_fmr_dereg(&f);
-	memset(f.addr, 1, len);
-	for (i = 0; i < REG_REPS; i++) {
-		/* Clean and write-protected again, as before the first registration. */
-		fsync(f.fd);
-		t0 = now_ms();
-		f.mr = pw_reg_mr(d->pd, f.addr, len, rw_access);	/* exit 5 where refused */
-		t1 = now_ms();
-		if (!f.mr)
-			pw_die("ibv_reg_mr %zu MiB: %s", mib, strerror(errno));
-		pw_fmr_dereg(&f);
-		treg[i] = t1 - t0;
-		tdereg[i] = now_ms() - t1;
-	}
-	printf("reg_%zuMiB %.2f ms\n", mib, median(treg, REG_REPS));
-	printf("dereg_%zuMiB %.2f ms\n", mib, median(tdereg, REG_REPS));
-	pw_fmr_close(&f);
-	unlink(pw_path("bench-reg.dat"));
-}
-
 /*
  * Profiling: with PINWB_PERF_CTL=CTL_FIFO:ACK_FIFO (perf record -D -1 --control fifo:CTL,ACK)
- * and PINWB_PERF_WHICH naming a measured call ("fsync_pinned", "fsync_plain"), perf records that
+ * and PINWB_PERF_WHICH naming a measured call ("reg", "fsync_pinned", "fsync_plain"), perf records that
  * call only.
  */
 static void perf_ctl(const char *which, const char *cmd)
@@ -113,7 +96,57 @@ static void perf_ctl(const char *which, const char *cmd)
 	}
 }
 
+#define REG_REPS 5
+
+/* ibv_reg_mr and ibv_dereg_mr of a writable MR over a file mapping: median of REG_REPS. */
+static void bench_reg(struct pw_dev *d, size_t mib)
+{
+	double treg[MAX_REPS], tdereg[MAX_REPS], t0, t1;
+	size_t len = mib << 20;
+	int ret, i, n = reps(REG_REPS);
+	struct pw_fmr f;
+
+	/* The file's pages are in the page cache and allocated: measure the pin, not the I/O. */
+	ret = pw_fmr_open(d, &f, pw_path("bench-reg.dat"), len, PROT_READ | PROT_WRITE, 0);
+	if (!ret)
+		pw_fmr_dereg(&f);
+	memset(f.addr, 1, len);
+	for (i = 0; i < n; i++) {
+		/* Clean and write-protected again, as before the first registration. */
+		fsync(f.fd);
+		perf_ctl("reg", "enable\n");
+		t0 = now_ms();
+		f.mr = pw_reg_mr(d->pd, f.addr, len, rw_access);	/* exit 5 where refused */
+		t1 = now_ms();
+		perf_ctl("reg", "disable\n");
+		if (!f.mr)
+			pw_die("ibv_reg_mr %zu MiB: %s", mib, strerror(errno));
+		pw_fmr_dereg(&f);
+		treg[i] = t1 - t0;
+		tdereg[i] = now_ms() - t1;
+	}
+	printf("reg_%zuMiB %.2f ms\n", mib, median(treg, n));
+	printf("dereg_%zuMiB %.2f ms\n", mib, median(tdereg, n));
+	pw_fmr_close(&f);
+	unlink(pw_path("bench-reg.dat"));
+}
+
 #define FSYNC_REPS 5
+#define PLAIN_CHUNK (16UL << 20)
+
+/* Rewrite [0, len) of fd with the byte c, PLAIN_CHUNK at a time: 0, or -1 (errno set). */
+static int plain_write(int fd, char *buf, size_t len, int c)
+{
+	size_t off, n;
+
+	memset(buf, c, PLAIN_CHUNK);
+	for (off = 0; off < len; off += n) {
+		n = len - off < PLAIN_CHUNK ? len - off : PLAIN_CHUNK;
+		if (pwrite(fd, buf, n, off) != (ssize_t)n)
+			return -1;
+	}
+	return 0;
+}
 
 /*
  * fsync of a registered range the device rewrote, and of the same amount of plain dirty pages
@@ -122,8 +155,10 @@ static void perf_ctl(const char *which, const char *cmd)
 static void bench_fsync(struct pw_dev *d, size_t mib)
 {
 	size_t len = mib << 20, nblk = len / PW_BLOCK;
-	const char *dat = pw_path("bench-fsync.dat");
-	double t[FSYNC_REPS], t0;
+	char *fdat = strdup(pw_path("bench-fsync.dat")), *pdat = strdup(pw_path("bench-plain.dat"));
+	const char *dat = fdat;
+	double t[MAX_REPS], t0;
+	int n = reps(FSYNC_REPS);
 	struct pw_qp_pair qp;
 	struct pw_src src;
 	struct pw_fmr f;
@@ -139,7 +174,7 @@ static void bench_fsync(struct pw_dev *d, size_t mib)
 	if (pw_write_gen(&qp, &src, f.mr, 0, nblk, 1) || fsync(f.fd))
 		pw_die("first generation");
 	s0 = s1 = 0;
-	for (i = 0; i < FSYNC_REPS; i++) {
+	for (i = 0; i < n; i++) {
 		if (pw_write_gen(&qp, &src, f.mr, 0, nblk, 2 + i))
 			pw_die("generation %d", 2 + i);
 		pw_drop_caches();	/* syncs everything else first */
@@ -151,23 +186,30 @@ static void bench_fsync(struct pw_dev *d, size_t mib)
 		perf_ctl("fsync_pinned", "disable\n");
 		s1 = pw_dev_sectors_written(dat);
 	}
-	printf("fsync_pinned_%zuMiB %.2f ms\n", mib, median(t, FSYNC_REPS));
+	printf("fsync_pinned_%zuMiB %.2f ms\n", mib, median(t, n));
 	printf("fsync_pinned_%zuMiB_written %.2f MiB\n", mib, (s1 - s0) / 2048.0);
 	pw_fmr_close(&f);
 	pw_src_destroy(&src);
 	pw_qp_pair_destroy(&qp);
+	/*
+	 * Deregistration dirtied the whole range: gone with the file, it cannot push the plain
+	 * side's dirty pages over the background threshold (the scaling runs go to GiBs).
+	 */
+	unlink(dat);
 
-	/* The same amount of ordinary dirty pages, written by the CPU through write(2). */
-	fd = open(pw_path("bench-plain.dat"), O_RDWR | O_CREAT | O_TRUNC, 0644);
-	plain = malloc(len);
+	/*
+	 * The same amount of ordinary dirty pages, written by the CPU through write(2) from a
+	 * buffer of PLAIN_CHUNK.
+	 */
+	dat = pdat;
+	fd = open(dat, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	plain = malloc(PLAIN_CHUNK);
 	if (fd < 0 || !plain)
 		pw_die("plain file: %s", strerror(errno));
-	memset(plain, 2, len);
-	if (pwrite(fd, plain, len, 0) != (ssize_t)len || fsync(fd))
+	if (plain_write(fd, plain, len, 2) || fsync(fd))
 		pw_die("plain first write");
-	for (i = 0; i < FSYNC_REPS; i++) {
-		memset(plain, 3 + i, len);
-		if (pwrite(fd, plain, len, 0) != (ssize_t)len)
+	for (i = 0; i < n; i++) {
+		if (plain_write(fd, plain, len, 3 + i))
 			pw_die("plain write %d", i);
 		s0 = pw_dev_sectors_written(dat);
 		perf_ctl("fsync_plain", "enable\n");
@@ -177,12 +219,13 @@ static void bench_fsync(struct pw_dev *d, size_t mib)
 		perf_ctl("fsync_plain", "disable\n");
 		s1 = pw_dev_sectors_written(dat);
 	}
-	printf("fsync_plain_%zuMiB %.2f ms\n", mib, median(t, FSYNC_REPS));
+	printf("fsync_plain_%zuMiB %.2f ms\n", mib, median(t, n));
 	printf("fsync_plain_%zuMiB_written %.2f MiB\n", mib, (s1 - s0) / 2048.0);
 	free(plain);
 	close(fd);
-	unlink(pw_path("bench-plain.dat"));
-	unlink(dat);
+	unlink(pdat);
+	free(pdat);
+	free(fdat);
 }
 
 #define RANGE_MIB 1
@@ -210,7 +253,8 @@ static void bench_rangesync(size_t mib)
 	char *dat = strdup(pw_path("bench-range.dat")), *pdat = strdup(pw_path("bench-range-plain.dat"));
 	size_t off = len / 2;	/* the synced range: the middle of the file */
 	struct pw_rig r;
-	double t[RANGE_REPS], t0;
+	double t[MAX_REPS], t0;
+	int n = reps(RANGE_REPS);
 	long long s0 = 0, s1 = 0;
 	void *addr;
 	char *plain;
@@ -223,7 +267,7 @@ static void bench_rangesync(size_t mib)
 		pw_die("first generations");
 	sync();		/* everything else out of the way; pin-only pages stay */
 	for (h = 0; h < 2; h++) {
-		for (i = 0; i < RANGE_REPS; i++) {
+		for (i = 0; i < n; i++) {
 			if (pw_write_gen(&r.qp, &r.src, r.f.mr, off / PW_BLOCK,
 					 (RANGE_MIB << 20) / PW_BLOCK, 3 + i))
 				pw_die("generation %d", 3 + i);
@@ -233,7 +277,7 @@ static void bench_rangesync(size_t mib)
 			t[i] = now_ms() - t0;
 			s1 = pw_dev_sectors_written(dat);
 		}
-		printf("range_%s_pinned_%zuMiB %.2f ms\n", how[h], mib, median(t, RANGE_REPS));
+		printf("range_%s_pinned_%zuMiB %.2f ms\n", how[h], mib, median(t, n));
 		printf("range_%s_pinned_%zuMiB_written %.2f MiB\n", how[h], mib, (s1 - s0) / 2048.0);
 	}
 	pw_rig_close(&r);
@@ -254,7 +298,7 @@ static void bench_rangesync(size_t mib)
 	if (fsync(fd))
 		pw_die("plain fsync: %s", strerror(errno));
 	for (h = 0; h < 2; h++) {
-		for (i = 0; i < RANGE_REPS; i++) {
+		for (i = 0; i < n; i++) {
 			memset(plain, 2 + i, RANGE_MIB << 20);
 			if (pwrite(fd, plain, RANGE_MIB << 20, off) != (ssize_t)(RANGE_MIB << 20))
 				pw_die("plain write: %s", strerror(errno));
@@ -264,7 +308,7 @@ static void bench_rangesync(size_t mib)
 			t[i] = now_ms() - t0;
 			s1 = pw_dev_sectors_written(pdat);
 		}
-		printf("range_%s_plain_%zuMiB %.2f ms\n", how[h], mib, median(t, RANGE_REPS));
+		printf("range_%s_plain_%zuMiB %.2f ms\n", how[h], mib, median(t, n));
 		printf("range_%s_plain_%zuMiB_written %.2f MiB\n", how[h], mib, (s1 - s0) / 2048.0);
 	}
 	munmap(addr, len);

@@ -2,7 +2,8 @@
 # bench_smoke: the guest side of make bench (bench/guest-bench.sh) in its short mode
 # (BENCH_QUICK=1), so that a bench that no longer builds or runs fails make check (issue 20:
 # bench/ once went unbuilt for weeks). Checks that every benchmark ran and printed its metrics
-# as numbers; the figures themselves are make bench's business, not a test's.
+# as numbers, then that the scaling mode (BENCH_SCALE) runs at one small size and prints its
+# per-size metrics; the figures themselves are make bench's business, not a test's.
 # Output is KTAP; exit status 0 pass, 1 fail, 5 refused (a kernel that refuses writable file
 # MRs: the bench's file MRs cannot be registered).
 set -u
@@ -13,7 +14,10 @@ echo "KTAP version 1"
 echo "# bench_smoke: $desc"
 # One metric family per benchmark of guest-bench.sh's short mode.
 families=(write_bw_anon_ write_bw_mmap_ reg_ dereg_ fsync_pinned_ fsync_plain_ range_msync_ range_sfr_ idle_)
-echo "1..$(( ${#families[@]} + 1 ))"
+# The scaling mode at 16 MiB, one run each: the metrics bench/report.sh charts.
+scale_metrics=(reg_16MiB fsync_pinned_16MiB fsync_plain_16MiB range_msync_pinned_16MiB
+	range_sfr_pinned_16MiB idle_16MiB_10s_busy_cpu)
+echo "1..$(( ${#families[@]} + 2 ))"
 work=$(mktemp -d)
 if [ ! -x "$top/bench/bin/pinwb_bench" ]; then
 	echo "not ok 1 bench/bin/pinwb_bench is not built (make tests builds bench/)"
@@ -45,6 +49,23 @@ for f in "${families[@]}"; do
 		echo "ok $i ${f}*: $n metric(s): $(awk '{ printf "%s=%s %s; ", $1, $2, $3 }' <<< "$lines")"
 	fi
 done
+i=$((i + 1))
+BENCH_SCALE=16 PINWB_BENCH_REPS=1 "$top/bench/guest-bench.sh" > "$work/scale" 2> "$work/err"
+rc=$?
+sed 's/^/# bench scale: /' "$work/scale"
+sed 's/^/# bench scale stderr: /' "$work/err"
+mount "$PINWB_DISK" "${PINWB_SCRATCH:-/mnt/scratch}" 2>/dev/null
+missing=''
+for m in "${scale_metrics[@]}"; do
+	grep -qE "^$m -?[0-9]+(\.[0-9]+)? " "$work/scale" || missing+=" $m"
+done
+if [ $rc != 0 ]; then
+	echo "not ok $i BENCH_SCALE=16: guest-bench.sh exit status $rc"; fail=1
+elif [ -n "$missing" ]; then
+	echo "not ok $i BENCH_SCALE=16: missing or not a number:$missing"; fail=1
+else
+	echo "ok $i BENCH_SCALE=16: ${#scale_metrics[@]} per-size metrics, all numbers"
+fi
 echo "# seen: bench/guest-bench.sh short mode: $(grep -cE '^[a-z_0-9A-Z]+ ' "$work/out") metrics$([ $fail = 0 ] && echo ", all numbers" || echo ", some missing or not numbers")"
 rm -rf "$work"
 exit $fail
