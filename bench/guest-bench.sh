@@ -43,8 +43,10 @@ finish() {
 # BENCH_SCALE="64 256 ...": the scaling runs instead (bench/run.sh gives them a guest with the
 # memory and disk the largest size needs): registration, fsync, range sync and the idle
 # flusher's work at each registered size, medians of PINWB_BENCH_REPS runs.
+# The dirty ratios are changed below; a run cut short restores them too.
+bg=$(cat /proc/sys/vm/dirty_background_ratio) fg=$(cat /proc/sys/vm/dirty_ratio)
+trap 'echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio' EXIT
 if [ -n "${BENCH_SCALE:-}" ]; then
-	bg=$(cat /proc/sys/vm/dirty_background_ratio) fg=$(cat /proc/sys/vm/dirty_ratio)
 	echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
 	for mib in $BENCH_SCALE; do
 		fresh_fs; bench_run reg "$mib"
@@ -90,7 +92,6 @@ else regs="1 16 64 256" fsyncs="64 256" ranges="${BENCH_RANGE_MIB:-256}" idle="6
 # registration (whose write faults dirty the range) should not share the CPUs with the flusher
 # writing that range: keep background writeback from starting (restored before the idle
 # measurement).
-bg=$(cat /proc/sys/vm/dirty_background_ratio) fg=$(cat /proc/sys/vm/dirty_ratio)
 echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
 for mib in $regs; do fresh_fs; bench_run reg "$mib"; done
 for mib in $fsyncs; do fresh_fs; bench_run fsync "$mib"; done

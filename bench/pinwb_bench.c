@@ -157,6 +157,9 @@ static void bench_fsync(struct pw_dev *d, size_t mib)
 	size_t len = mib << 20, nblk = len / PW_BLOCK;
 	char *fdat = strdup(pw_path("bench-fsync.dat")), *pdat = strdup(pw_path("bench-plain.dat"));
 	const char *dat = fdat;
+
+	if (!fdat || !pdat)
+		pw_die("out of memory");
 	double t[MAX_REPS], t0;
 	int n = reps(FSYNC_REPS);
 	struct pw_qp_pair qp;
@@ -259,6 +262,9 @@ static void bench_rangesync(size_t mib)
 	void *addr;
 	char *plain;
 	int fd, i, h;
+
+	if (!dat || !pdat)
+		pw_die("out of memory");
 
 	pw_rig_open(&r, dat, nblk, 64);
 	/* The whole range changes (the device), the peer says which 1 MiB to persist. */

@@ -115,8 +115,8 @@ gnuplot <<-GP 2>"$top/results/bench/gnuplot.err" && echo "chart: results/bench.p
 	set title "10 s idle after fsync, the range registered"
 	set ylabel "ms of CPU outside idle; pages"
 	set yrange [0.5:*]
-	plot "$sdat" using 1:"${base}_idle_10s_busy_cpu" with linespoints title "$base, CPU ms", \
-	     "" using 1:"patched_idle_10s_busy_cpu" with linespoints lw 2 title "patched, CPU ms", \
+	plot "$sdat" using 1:(column("${base}_idle_10s_busy_cpu") + 0.5) with linespoints title "$base, CPU ms + 0.5", \
+	     "" using 1:(column("patched_idle_10s_busy_cpu") + 0.5) with linespoints lw 2 title "patched, CPU ms + 0.5", \
 	     "" using 1:(column("patched_idle_10s_page_visits") + 0.5) with linespoints lw 2 \
 	        title "patched, pinned pages the flusher visited (+0.5 for the log scale)"
 	unset multiplot

@@ -18,7 +18,7 @@ for mib in $scale; do
 	case "$mib" in ''|*[!0-9]*) die "SCALE must be sizes in MiB (or none), not '$scale'" ;; esac
 done
 out=$top/results/bench
-rm -rf "$out"; mkdir -p "$out"
+rm -rf "$out" "$top/results/bench.png" "$top/results/bench-ratios.png"; mkdir -p "$out"
 for r in $(seq "$rounds"); do
 	for k in "$base" patched; do
 		note "bench round $r/$rounds on the $k kernel"
@@ -33,7 +33,7 @@ for r in $(seq "$rounds"); do
 done
 if [ -n "$scale" ]; then
 	max=$(tr ' ' '\n' <<< "$scale" | sort -n | tail -n 1)
-	smem=$(( (3 * max + 1024) / 1024 ))G sdisk=$(( (2 * max + 1024) / 1024 ))G
+	smem=$(( (3 * max + 1024 + 1023) / 1024 ))G sdisk=$(( (2 * max + 1024 + 1023) / 1024 ))G
 	for r in $(seq "$scale_rounds"); do
 		for k in "$base" patched; do
 			note "scaling round $r/$scale_rounds on the $k kernel: $scale MiB ($smem memory, $sdisk disks)"
