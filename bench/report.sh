@@ -9,21 +9,28 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 raw=$1 base=${2:-control} sraw=${3:-}
 txt=$top/results/bench.txt dat=$top/results/bench/ratios.dat
+# awk functions both programs below use: sort(a, c) sorts a[1..c] in place (numbers as numbers,
+# strings as strings); stats(a, c) sorts and sets med, min and max of a[1..c].
+awk_lib='
+function sort(a, c,   i, j, t) {
+	for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+}
+function stats(a, c) { sort(a, c); min = a[1]; max = a[c]; med = (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2 }
+'
 table() {
 	printf '%-30s %-8s %10s %10s %10s %10s %10s %10s %8s\n' METRIC UNIT "${base^^}_MED" MIN MAX PATCH_MED MIN MAX RATIO
-	awk -v base="$base" '
+	awk -v base="$base" "$awk_lib"'
 	{ k = $1; m = $3; v[m, k, ++n[m, k]] = $4; unit[m] = $5; if (!(m in seen)) { seen[m] = 1; order[++nm] = m } }
-	function stats(m, k,   i, j, c, a, t) {
+	function kstats(m, k,   i, c, a) {
 		c = n[m, k]; if (!c) { med = min = max = "-"; return }
 		for (i = 1; i <= c; i++) a[i] = v[m, k, i] + 0
-		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		min = a[1]; max = a[c]; med = (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+		stats(a, c)
 	}
 	END {
 		for (i = 1; i <= nm; i++) {
 			m = order[i]
-			stats(m, base); sm = med; smin = min; smax = max
-			stats(m, "patched"); pm = med; pmin = min; pmax = max
+			kstats(m, base); sm = med; smin = min; smax = max
+			kstats(m, "patched"); pm = med; pmin = min; pmax = max
 			r = (sm != "-" && pm != "-" && sm + 0 != 0) ? sprintf("%.2f", pm / sm) : "-"
 			printf "%-30s %-8s %10s %10s %10s %10s %10s %10s %8s\n", m, unit[m], sm, smin, smax, pm, pmin, pmax, r
 		}
@@ -61,24 +68,24 @@ fi
 # The scaling chart: one line per kernel and metric, medians against the registered size.
 [ -s "$sraw" ] || exit 0
 sdat=$top/results/bench/scale.dat
-awk -v base="$base" '
+awk "$awk_lib"'
 { k = $1; m = $3; if (!match(m, /_[0-9]+MiB/)) next
   size = substr(m, RSTART + 1, RLENGTH - 4) + 0; name = substr(m, 1, RSTART - 1) substr(m, RSTART + RLENGTH)
   key = k "_" name; v[key, size, ++n[key, size]] = $4; sizes[size] = 1; keys[key] = 1 }
 END {
   ns = 0; for (s in sizes) sz[++ns] = s + 0
-  for (i = 1; i <= ns; i++) for (j = i + 1; j <= ns; j++) if (sz[j] < sz[i]) { t = sz[i]; sz[i] = sz[j]; sz[j] = t }
+  sort(sz, ns)
   nk = 0; for (k in keys) kk[++nk] = k
-  for (i = 1; i <= nk; i++) for (j = i + 1; j <= nk; j++) if (kk[j] < kk[i]) { t = kk[i]; kk[i] = kk[j]; kk[j] = t }
+  sort(kk, nk)
   printf "size"; for (i = 1; i <= nk; i++) printf " %s", kk[i]; print ""
   for (i = 1; i <= ns; i++) {
     printf "%d", sz[i]
     for (j = 1; j <= nk; j++) {
       c = n[kk[j], sz[i]]
       if (!c) { printf " NaN"; continue }
-      for (a = 1; a <= c; a++) x[a] = v[kk[j], sz[i], a] + 0
-      for (a = 1; a <= c; a++) for (b = a + 1; b <= c; b++) if (x[b] < x[a]) { t = x[a]; x[a] = x[b]; x[b] = t }
-      printf " %s", (c % 2) ? x[(c + 1) / 2] : (x[c / 2] + x[c / 2 + 1]) / 2
+      for (p = 1; p <= c; p++) x[p] = v[kk[j], sz[i], p] + 0
+      stats(x, c)
+      printf " %s", med
     }
     print ""
   }

@@ -19,16 +19,21 @@ for mib in $scale; do
 done
 out=$top/results/bench
 rm -rf "$out" "$top/results/bench.png" "$top/results/bench-ratios.png"; mkdir -p "$out"
+# guest_bench WHAT KERNEL ROUND RAW [run.sh options] -- env [VAR=value ...]: one guest running
+# guest-bench.sh (results in $out/WHAT-KERNEL-ROUND); its metric lines go to RAW, after the
+# kernel and the round. guest-bench.sh exits 1 if a benchmark failed, 5 if the kernel refused
+# the file MRs; the metrics that were printed are kept either way.
+guest_bench() {
+	local what=$1 k=$2 r=$3 raw=$4 dir=$out/$1-$2-$3
+	shift 4
+	"$top/scripts/vm/run.sh" --kernel "$k" --results "$dir" "$@" "$top/bench/guest-bench.sh" > "$dir.log" 2>&1 ||
+		note "$what round $r on $k: guest-bench exit $? (see $dir.log)"
+	grep -E '^[a-z_0-9A-Z]+ [-0-9.nan]+ ' "$dir/cmd.out" | sed "s/^/$k $r /" >> "$raw"
+}
 for r in $(seq "$rounds"); do
 	for k in "$base" patched; do
 		note "bench round $r/$rounds on the $k kernel"
-		"$top/scripts/vm/run.sh" --kernel "$k" --mem "${VM_MEM:-2G}" --results "$out/vm-$k-$r" \
-			-- env BENCH_QUICK="${BENCH_QUICK:-0}" "$top/bench/guest-bench.sh" > "$out/vm-$k-$r.log" 2>&1
-		rc=$?
-		# guest-bench.sh: 1 a benchmark failed, 5 the kernel refused the file MRs; the metrics
-		# that were printed are kept either way.
-		[ $rc = 0 ] || note "round $r on $k: guest-bench exit $rc (see $out/vm-$k-$r.log)"
-		grep -E '^[a-z_0-9A-Z]+ [-0-9.nan]+ ' "$out/vm-$k-$r/cmd.out" | sed "s/^/$k $r /" >> "$out/raw.txt"
+		guest_bench vm "$k" "$r" "$out/raw.txt" --mem "${VM_MEM:-2G}" -- env BENCH_QUICK="${BENCH_QUICK:-0}"
 	done
 done
 if [ -n "$scale" ]; then
@@ -37,12 +42,8 @@ if [ -n "$scale" ]; then
 	for r in $(seq "$scale_rounds"); do
 		for k in "$base" patched; do
 			note "scaling round $r/$scale_rounds on the $k kernel: $scale MiB ($smem memory, $sdisk disks)"
-			"$top/scripts/vm/run.sh" --timeout "${VM_TIMEOUT:-5400}" --kernel "$k" --mem "$smem" --disk "$sdisk" \
-				--results "$out/scale-$k-$r" -- env BENCH_SCALE="$scale" PINWB_BENCH_REPS=3 \
-				"$top/bench/guest-bench.sh" > "$out/scale-$k-$r.log" 2>&1
-			rc=$?
-			[ $rc = 0 ] || note "scaling round $r on $k: guest-bench exit $rc (see $out/scale-$k-$r.log)"
-			grep -E '^[a-z_0-9A-Z]+ [-0-9.nan]+ ' "$out/scale-$k-$r/cmd.out" | sed "s/^/$k $r /" >> "$out/raw-scale.txt"
+			guest_bench scale "$k" "$r" "$out/raw-scale.txt" --timeout "${VM_TIMEOUT:-5400}" --mem "$smem" \
+				--disk "$sdisk" -- env BENCH_SCALE="$scale" PINWB_BENCH_REPS=3
 		done
 	done
 fi

@@ -23,12 +23,21 @@ if [ ! -x "$top/bench/bin/pinwb_bench" ]; then
 	echo "not ok 1 bench/bin/pinwb_bench is not built (make tests builds bench/)"
 	rm -rf "$work"; exit 1
 fi
-BENCH_QUICK=1 "$top/bench/guest-bench.sh" > "$work/out" 2> "$work/err"
+# bench NAME [VAR=value ...]: guest-bench.sh with those variables, its metrics in $work/NAME and
+# all its output as comments; its exit status.
+bench() {
+	local name=$1 rc
+	shift
+	env "$@" "$top/bench/guest-bench.sh" > "$work/$name" 2> "$work/err"
+	rc=$?
+	sed "s/^/# bench $name: /" "$work/$name"
+	sed "s/^/# bench $name stderr: /" "$work/err"
+	# guest-bench.sh leaves the scratch device unmounted; the runner unmounts it after the test.
+	mount "$PINWB_DISK" "${PINWB_SCRATCH:-/mnt/scratch}" 2>/dev/null
+	return $rc
+}
+bench out BENCH_QUICK=1
 rc=$?
-sed 's/^/# bench: /' "$work/out"
-sed 's/^/# bench stderr: /' "$work/err"
-# guest-bench.sh leaves the scratch device unmounted; the runner unmounts it after the test.
-mount "$PINWB_DISK" "${PINWB_SCRATCH:-/mnt/scratch}" 2>/dev/null
 if [ $rc = 5 ]; then
 	echo "# REFUSED $(sed -n 's/^# REFUSED //p' "$work/out" | head -n 1)"
 	rm -rf "$work"; exit 5
@@ -50,11 +59,8 @@ for f in "${families[@]}"; do
 	fi
 done
 i=$((i + 1))
-BENCH_SCALE=16 PINWB_BENCH_REPS=1 "$top/bench/guest-bench.sh" > "$work/scale" 2> "$work/err"
+bench scale BENCH_SCALE=16 PINWB_BENCH_REPS=1
 rc=$?
-sed 's/^/# bench scale: /' "$work/scale"
-sed 's/^/# bench scale stderr: /' "$work/err"
-mount "$PINWB_DISK" "${PINWB_SCRATCH:-/mnt/scratch}" 2>/dev/null
 missing=''
 for m in "${scale_metrics[@]}"; do
 	grep -qE "^$m -?[0-9]+(\.[0-9]+)? " "$work/scale" || missing+=" $m"
