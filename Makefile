@@ -10,7 +10,9 @@
 #                 built in build/6.12, results in results/6.12; tests, rig and configs are shared
 #   make control  the same source and config without the series: build/control/bzImage
 #   make stock    Debian's binary kernel for the same version + a minimal initramfs
-#   make bench    benchmarks, control and patched kernels alternately (ROUNDS=3): results/bench.{txt,png}
+#   make deb      the series with Debian's own config as installable packages (build/deb; hours);
+#                 make check KERNEL=deb runs the suite on that kernel
+#   make bench    benchmarks, control and patched kernels alternately (ROUNDS=3): results[/SERIES]/bench.{txt,png}
 #   make peers    rdma-core's own test suite (v44) on rxe0, stock vs patched: results/peers.txt
 #   make run CMD='...' [KERNEL=stock]   one command in a guest, for development
 #   make mutants  the series minus one behaviour at a time (tests/mutants), each must fail a test
@@ -41,7 +43,7 @@ export PINWB_TEST_TIMEOUT ?= 1200
 export VM_MEM ?= 3G
 endif
 
-.PHONY: all deps deps-kernel deps-vm deps-tests deps-lint lint lint-rows kernel stock tests check check-host check-meta repro bench soak peers run \
+.PHONY: all deps deps-kernel deps-vm deps-tests deps-lint lint lint-rows kernel stock deb tests check check-host check-deb-built check-meta repro bench soak peers run \
 	export-patches series-check checkpatch clean distclean mutants control docs
 
 all: kernel stock tests
@@ -88,10 +90,17 @@ check-meta: kernel tests deps-vm
 lint: deps-lint deps-kernel tests
 	@scripts/lint.sh
 
-check: check-host kernel tests deps-vm $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY))),,check-meta lint-rows)
-	@scripts/check.sh --kernel patched --xfail tests/xfail.list \
+# KERNEL=deb: the suite on make deb's packaged kernel (built beforehand: make deb takes hours);
+# the runner's own tests and the lint rows go with the patched kernel only.
+CHECK_FULL := $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter-out patched,$(KERNEL))),,1)
+check: check-host $(if $(filter patched,$(KERNEL)),kernel,check-deb-built) tests deps-vm $(if $(CHECK_FULL),check-meta lint-rows)
+	@scripts/check.sh --kernel $(KERNEL) --xfail tests/xfail.list \
 		$(if $(filter 2node,$(TOPOLOGY)),,--host results/host) \
-		$(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY))),,--host $(RESULTS)/meta --host $(RESULTS)/lint) $(TESTS)
+		$(if $(CHECK_FULL),--host $(RESULTS)/meta --host $(RESULTS)/lint) $(TESTS)
+
+check-deb-built:
+	@$(if $(filter deb,$(KERNEL)),,echo "pinwb: error: make check takes KERNEL=patched (the default) or KERNEL=deb, not KERNEL=$(KERNEL)" >&2; exit 2)
+	@test -f $(BUILD_ROOT)/deb/built || { echo "pinwb: error: no finished make deb$(if $(filter-out 6.1,$(SERIES)), SERIES=$(SERIES)) in $(BUILD_ROOT)/deb: run it first (it takes hours)" >&2; exit 2; }
 
 # make check counts the lint rows with the tests; a lint failure must not stop the suite.
 lint-rows: deps-lint deps-kernel tests
@@ -111,6 +120,12 @@ soak: kernel tests deps-vm
 	@scripts/deps.sh soak
 	@scripts/soak.sh
 
+# make deb: the series with Debian's own config, as linux-image/linux-headers packages
+# (build[/SERIES]/deb; hours on two cores). make check KERNEL=deb then runs the suite on it.
+deb: deps-kernel tests
+	@scripts/deps.sh deb stock
+	@scripts/kernel/deb.sh
+
 bench: kernel control stock tests deps-vm
 	@scripts/deps.sh repro
 	@bench/run.sh
@@ -121,7 +136,7 @@ peers: kernel stock deps-vm
 
 run: deps-vm
 	@[ -n "$(CMD)" ] || { echo "usage: make run CMD='command' [KERNEL=stock]"; exit 2; }
-	@$(if $(filter stock,$(KERNEL)),$(MAKE) -s stock,$(MAKE) -s kernel)
+	@$(if $(filter stock,$(KERNEL)),$(MAKE) -s stock,$(if $(filter deb,$(KERNEL)),$(MAKE) -s check-deb-built,$(MAKE) -s kernel))
 	@$(MAKE) -s tests
 	@scripts/vm/run.sh --kernel $(KERNEL) -- bash -c '$(CMD)'; rc=$$?; \
 	 cat $(RESULTS)/run-$(KERNEL)/cmd.out 2>/dev/null; echo "(exit status $$rc)"; exit $$rc

@@ -1,12 +1,13 @@
 #!/bin/bash
 # Install (apt-get, Debian 12, as root) whatever of a named group of packages is missing.
-# usage: scripts/deps.sh GROUP...   groups: kernel stock vm tests repro soak peers lint
+# usage: scripts/deps.sh GROUP...   groups: kernel stock deb vm tests repro soak peers lint
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 declare -A groups=(
   [kernel]="build-essential flex bison bc libelf-dev libssl-dev dwarves ccache kmod cpio rsync xz-utils git"
   [stock]="busybox-static kmod cpio xz-utils zstd"
+  [deb]="dpkg-dev fakeroot debhelper openssl"
   [vm]="qemu-system-x86 e2fsprogs"
   [tests]="gcc make libibverbs-dev librdmacm-dev rdma-core ibverbs-providers ibverbs-utils iproute2 perftest e2fsprogs btrfs-progs cryptsetup-bin dmsetup xfsprogs liburing-dev"
   [repro]="gnuplot-nox"

@@ -39,20 +39,7 @@ rm -rf "$dir/deb"
 depmod -b "$dir/root" "$kver"
 ln -sf "root/boot/vmlinuz-$kver" "$dir/vmlinuz"
 
-# The initramfs: busybox, the modules the root mount needs (in dependency order), our init.
-ird=$(mktemp -d)
-mkdir -p "$ird"/{bin,dev,proc,sys,newroot,lib/modules}
-cp /bin/busybox "$ird/bin/busybox"
-for m in virtio_pci virtio_blk 9pnet_virtio 9p overlay; do
-  modprobe -d "$dir/root" -S "$kver" --show-depends "$m"
-done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r ko; do
-  cp "$ko" "$ird/lib/modules/"
-  echo "${ko##*/}" >> "$ird/lib/modules/order"
-done
-cp "$PINWB_TOP/scripts/vm/initramfs-init" "$ird/init"
-chmod +x "$ird/init"
-(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) > "$dir/initrd.img"
-rm -rf "$ird"
+"$PINWB_TOP/scripts/stock/initramfs.sh" "$dir" "$kver"
 echo "$kver" > "$dir/kernelrelease"
 echo "$ver" > "$dir/.done"
 note "stock kernel $kver ($ver) ready in ${dir#"$PINWB_TOP"/}"

@@ -2,8 +2,9 @@
 # Boot a kernel under QEMU (TCG) with the host's root over 9p and run one command in it.
 #
 # usage: scripts/vm/run.sh [options] -- COMMAND...
-#   --kernel patched|stock|control|PATH   which kernel (default patched: build/bzImage; control:
+#   --kernel patched|stock|control|deb|PATH   which kernel (default patched: build/bzImage; control:
 #                            build/control/bzImage, the same source and config without the series;
+#                            deb: the packages of make deb, the series with Debian's config;
 #                            PATH: a bzImage built with the rig's config elsewhere, a mutant or an
 #                            older series)
 #   --mem SIZE               guest memory (default 2G)
@@ -55,10 +56,13 @@ patched)
 	append+=" root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
 	append+=" init=$PINWB_TOP/scripts/vm/guest-init"
 	;;
-stock)
-	kimg=$PINWB_BUILD/stock/vmlinuz initrd=(-initrd "$PINWB_BUILD/stock/initrd.img")
-	[ -f "$kimg" ] || die "${kimg%/*} is missing: run 'make stock${SERIES:+ SERIES=$SERIES}' first"
-	append+=" pinwb.init=$PINWB_TOP/scripts/vm/guest-init pinwb.modules=$PINWB_BUILD/stock/root"
+stock|deb)	# Debian's binary image (make stock), or our packages built with its config (make deb)
+	kdir=$PINWB_BUILD/stock
+	[ "$kernel" = deb ] && kdir=$PINWB_BUILD_ROOT/deb
+	[ "$kernel" = deb ] && [ ! -f "$kdir/built" ] && die "no finished make deb${SERIES:+ SERIES=$SERIES} in ${kdir#"$PINWB_TOP"/}: run it first"
+	kimg=$kdir/vmlinuz initrd=(-initrd "$kdir/initrd.img")
+	[ -f "$kimg" ] || die "${kimg#"$PINWB_TOP"/} is missing: run 'make $kernel${SERIES:+ SERIES=$SERIES}' first"
+	append+=" pinwb.init=$PINWB_TOP/scripts/vm/guest-init pinwb.modules=$kdir/root"
 	;;
 control|*/*)	# the control kernel (make control: the same source and config, no series), or a
 	# bzImage built with the rig's config elsewhere (a mutant, an older series): booted like ours
@@ -68,7 +72,7 @@ control|*/*)	# the control kernel (make control: the same source and config, no 
 	append+=" root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
 	append+=" init=$PINWB_TOP/scripts/vm/guest-init"
 	;;
-*) die "run.sh: --kernel must be patched, stock, control or the path of a bzImage built with the rig's config, not '$kernel'" ;;
+*) die "run.sh: --kernel must be patched, stock, control, deb or the path of a bzImage built with the rig's config, not '$kernel'" ;;
 esac
 
 netargs=()
