@@ -5,6 +5,9 @@
  *
  *   reg SIZE_MIB        ibv_reg_mr + ibv_dereg_mr of a writable MR over an ext4 file mapping:
  *                       median of 5
+ *   regmem anon|huge SIZE_MIB   the same over memory the series does not change: private
+ *                       anonymous memory, or shared hugetlbfs memory (MAP_HUGETLB; the guest
+ *                       reserves the huge pages): median of 5
  *   fsync SIZE_MIB      fsync of a registered, RDMA-written range, and of the same amount of
  *                       plain dirty pages of another file (CPU-written, no MR): median of 5
  *   rangesync SIZE_MIB  msync(MS_SYNC) and sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER) of 1 MiB
@@ -129,6 +132,41 @@ static void bench_reg(struct pw_dev *d, size_t mib)
 	printf("dereg_%zuMiB %.2f ms\n", mib, median(tdereg, n));
 	pw_fmr_close(&f);
 	unlink(pw_path("bench-reg.dat"));
+}
+
+/*
+ * ibv_reg_mr and ibv_dereg_mr of a writable MR over anonymous or hugetlbfs memory, touched
+ * first: the pins of memory that the series leaves as it was (every kernel registers it).
+ */
+static void bench_regmem(struct pw_dev *d, const char *kind, size_t mib)
+{
+	double treg[MAX_REPS], tdereg[MAX_REPS], t0, t1;
+	size_t len = mib << 20;
+	int i, n = reps(REG_REPS), huge = !strcmp(kind, "huge");
+	struct ibv_mr *mr;
+	char *addr;
+
+	if (!huge && strcmp(kind, "anon"))
+		pw_die("regmem: the kind is anon or huge, not %s", kind);
+	addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    huge ? MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB : MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (addr == MAP_FAILED)
+		pw_die("mmap of %zu MiB of %s memory: %s", mib, kind, strerror(errno));
+	memset(addr, 1, len);
+	for (i = 0; i < n; i++) {
+		t0 = now_ms();
+		mr = ibv_reg_mr(d->pd, addr, len, rw_access);
+		t1 = now_ms();
+		if (!mr)
+			pw_die("ibv_reg_mr of %zu MiB of %s memory: %s", mib, kind, strerror(errno));
+		if (ibv_dereg_mr(mr))
+			pw_die("ibv_dereg_mr: %s", strerror(errno));
+		treg[i] = t1 - t0;
+		tdereg[i] = now_ms() - t1;
+	}
+	printf("reg_%s_%zuMiB %.2f ms\n", kind, mib, median(treg, n));
+	printf("dereg_%s_%zuMiB %.2f ms\n", kind, mib, median(tdereg, n));
+	munmap(addr, len);
 }
 
 #define FSYNC_REPS 5
@@ -386,10 +424,12 @@ int pw_test(int argc, char **argv)
 	struct pw_dev d;
 
 	if (argc < 3)
-		pw_die("usage: pinwb_bench reg|fsync|rangesync|idle SIZE_MIB [SECS]");
+		pw_die("usage: pinwb_bench reg|fsync|rangesync|idle SIZE_MIB [SECS], or regmem anon|huge SIZE_MIB");
 	pw_dev_open(&d);
 	if (!strcmp(argv[1], "reg"))
 		bench_reg(&d, atol(argv[2]));
+	else if (!strcmp(argv[1], "regmem") && argc > 3)
+		bench_regmem(&d, argv[2], atol(argv[3]));
 	else if (!strcmp(argv[1], "fsync"))
 		bench_fsync(&d, atol(argv[2]));
 	else if (!strcmp(argv[1], "rangesync"))

@@ -4,11 +4,13 @@
 # stock), as results/bench.txt and a chart of the ratios, results/bench-ratios.png; with
 # SCALE_RAW (bench/run.sh's scaling runs), the same table for those and the scaling chart,
 # results/bench.png: registration, fsync, range sync and idle flusher work against the
-# registered size, both kernels.
+# registered size, both kernels. SERIES=6.12: in results/6.12/.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
+res=$PINWB_RESULTS rel=${PINWB_RESULTS#"$top"/}
 raw=$1 base=${2:-control} sraw=${3:-}
-txt=$top/results/bench.txt dat=$top/results/bench/ratios.dat
+txt=$res/bench.txt dat=$res/bench/ratios.dat
 # awk functions both programs below use: sort(a, c) sorts a[1..c] in place (numbers as numbers,
 # strings as strings); stats(a, c) sorts and sets med, min and max of a[1..c].
 awk_lib='
@@ -37,7 +39,7 @@ table() {
 	}' "$1"
 }
 {
-	echo "pinwb bench: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$top/patches/${SERIES:-6.1}/cover-letter.txt"), $(nproc) host cores, QEMU TCG guest; $(awk '{print $2}' "$raw" | sort -u | wc -l) round(s), kernels alternated, ratio patched/$base"
+	echo "pinwb bench: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown), series ${SERIES:-6.1} $(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$top/patches/${SERIES:-6.1}/cover-letter.txt"), $(nproc) host cores, QEMU TCG guest; $(awk '{print $2}' "$raw" | sort -u | wc -l) round(s), kernels alternated, ratio patched/$base"
 	table "$raw"
 	if [ -s "$sraw" ]; then
 		echo
@@ -48,10 +50,10 @@ table() {
 cat "$txt"
 table "$raw" | awk 'NR > 1 && $9 != "-" { print $1, $9 }' > "$dat"
 if command -v gnuplot >/dev/null && [ -s "$dat" ]; then
-	gnuplot <<-GP 2>/dev/null && echo "chart: results/bench-ratios.png"
+	gnuplot <<-GP 2>/dev/null && echo "chart: $rel/bench-ratios.png"
 	set terminal pngcairo size 1000,560 font ",9"
 	set termoption noenhanced
-	set output "$top/results/bench-ratios.png"
+	set output "$res/bench-ratios.png"
 	set title "pinwb: patched / $base, median of rounds (1 = same; log scale). Without the series, fsync of a pinned range writes nothing."
 	set style fill solid 0.8 border -1
 	set boxwidth 0.7
@@ -67,15 +69,17 @@ fi
 
 # The scaling chart: one line per kernel and metric, medians against the registered size.
 [ -s "$sraw" ] || exit 0
-sdat=$top/results/bench/scale.dat
-awk "$awk_lib"'
+sdat=$res/bench/scale.dat
+# Every metric gets a column for both kernels, NaN where a kernel has none (6.12 without the
+# series refuses the file MRs), so that the chart can name each column.
+awk -v base="$base" "$awk_lib"'
 { k = $1; m = $3; if (!match(m, /_[0-9]+MiB/)) next
   size = substr(m, RSTART + 1, RLENGTH - 4) + 0; name = substr(m, 1, RSTART - 1) substr(m, RSTART + RLENGTH)
-  key = k "_" name; v[key, size, ++n[key, size]] = $4; sizes[size] = 1; keys[key] = 1 }
+  key = k "_" name; v[key, size, ++n[key, size]] = $4; sizes[size] = 1; names[name] = 1 }
 END {
   ns = 0; for (s in sizes) sz[++ns] = s + 0
   sort(sz, ns)
-  nk = 0; for (k in keys) kk[++nk] = k
+  nk = 0; for (m in names) { kk[++nk] = base "_" m; kk[++nk] = "patched_" m }
   sort(kk, nk)
   printf "size"; for (i = 1; i <= nk; i++) printf " %s", kk[i]; print ""
   for (i = 1; i <= ns; i++) {
@@ -91,10 +95,10 @@ END {
   }
 }' "$sraw" > "$sdat"
 command -v gnuplot >/dev/null || { echo "no gnuplot: no chart (the data: $sdat)"; exit 0; }
-gnuplot <<-GP 2>"$top/results/bench/gnuplot.err" && echo "chart: results/bench.png" || echo "gnuplot failed: $(cat "$top/results/bench/gnuplot.err")"
+gnuplot <<-GP 2>"$res/bench/gnuplot.err" && echo "chart: $rel/bench.png" || echo "gnuplot failed: $(cat "$res/bench/gnuplot.err")"
 	set terminal pngcairo size 1200,860 font ",9"
 	set termoption noenhanced
-	set output "$top/results/bench.png"
+	set output "$res/bench.png"
 	set key top left font ",8"
 	set logscale xy 2
 	set logscale y 10

@@ -11,14 +11,16 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
 rounds=${ROUNDS:-3} base=${BENCH_BASE:-control} scale=${SCALE:-64 256 1024 4096}
+# BENCH_REG_ONLY=1: registration only, and no scaling runs unless SCALE says so.
+[ "${BENCH_REG_ONLY:-0}" = 1 ] && scale=${SCALE:-none}
 scale_rounds=${SCALE_ROUNDS:-1}
 case "$base" in control|stock) ;; *) die "BENCH_BASE must be control or stock, not '$base'" ;; esac
 [ "$scale" = none ] && scale=''
 for mib in $scale; do
 	case "$mib" in ''|*[!0-9]*) die "SCALE must be sizes in MiB (or none), not '$scale'" ;; esac
 done
-out=$top/results/bench
-rm -rf "$out" "$top/results/bench.png" "$top/results/bench-ratios.png"; mkdir -p "$out"
+out=$PINWB_RESULTS/bench
+rm -rf "$out" "$PINWB_RESULTS/bench.png" "$PINWB_RESULTS/bench-ratios.png"; mkdir -p "$out"
 # guest_bench WHAT KERNEL ROUND RAW [run.sh options] -- env [VAR=value ...]: one guest running
 # guest-bench.sh (results in $out/WHAT-KERNEL-ROUND); its metric lines go to RAW, after the
 # kernel and the round. guest-bench.sh exits 1 if a benchmark failed, 5 if the kernel refused
@@ -33,7 +35,8 @@ guest_bench() {
 for r in $(seq "$rounds"); do
 	for k in "$base" patched; do
 		note "bench round $r/$rounds on the $k kernel"
-		guest_bench vm "$k" "$r" "$out/raw.txt" --mem "${VM_MEM:-2G}" -- env BENCH_QUICK="${BENCH_QUICK:-0}"
+		guest_bench vm "$k" "$r" "$out/raw.txt" --mem "${VM_MEM:-2G}" -- env BENCH_QUICK="${BENCH_QUICK:-0}" \
+			BENCH_REG_ONLY="${BENCH_REG_ONLY:-0}"
 	done
 done
 if [ -n "$scale" ]; then

@@ -3,7 +3,7 @@
 # each test's output and dmesg slice, the console log and junit.xml, and the closing line
 # "N passed, N failed, N skipped".
 #
-# usage: scripts/check.sh [--kernel patched|stock] [--topology 1node|2node] [--xfail FILE]
+# usage: scripts/check.sh [--kernel patched|stock|control|deb|PATH] [--topology 1node|2node] [--xfail FILE]
 #                         [--results DIR] [--host DIR] [TEST...]
 # --host DIR (repeatable): fold in results made outside this guest (scripts/check-host.sh,
 # scripts/check-meta.sh) ahead of the guest's.
@@ -73,7 +73,7 @@ vmrc=0
 if [ ${#guest_tests[@]} -gt 0 ]; then
 	# The guest does not inherit our environment: pass on the knobs the tests read.
 	genv=()
-	for v in PINWB_REPEAT PINWB_TEST_TIMEOUT STABLE_SECONDS PERFTEST_SECONDS PINWB_TESTDIR; do
+	for v in PINWB_REPEAT PINWB_TEST_TIMEOUT STABLE_SECONDS PERFTEST_SECONDS PINWB_TESTDIR PINWB_MEMPRESSURE_STUCK; do
 		[ -n "${!v:-}" ] && genv+=("$v=${!v}")
 	done
 	# PINWB_GUEST_EPILOGUE: a command run in the guest after the tests (scripts/check-meta.sh).
@@ -160,10 +160,11 @@ if [ -n "$xfail" ]; then
 fi
 
 # tests/skip.list: TEST KERNEL ISSUE "REGEX" WHY - KERNEL is stock, control (the same source and
-# config without the series), patched (any kernel with the series, mutants included), a
+# config without the series), patched (any kernel with the series, mutants included), deb (make
+# deb's packages: the series with Debian's config; the patched lines hold for it too), a
 # comma-separated list of those, or any; every SKIP message of TEST on this kernel must match a REGEX.
 kclass=patched
-case "$kernel" in stock|control) kclass=$kernel ;; esac
+case "$kernel" in stock|control|deb) kclass=$kernel ;; esac
 skiplist=${SKIP_LIST:-$PINWB_TOP/tests/skip.list}
 declare -A skre=()
 if [ -f "$skiplist" ]; then
@@ -172,7 +173,8 @@ if [ -f "$skiplist" ]; then
 		[[ $line =~ ^([^[:space:]]+)[[:space:]]+([^[:space:]]+)[[:space:]]+([^[:space:]]+)[[:space:]]+\"([^\"]*)\"[[:space:]]*(.*)$ ]] ||
 			die "$skiplist: '$line' is not TEST KERNEL ISSUE \"REGEX\" WHY"
 		[ -n "${BASH_REMATCH[4]}" ] || die "$skiplist: '$line' has an empty REGEX (it would allow every skip)"
-		[ "${BASH_REMATCH[2]}" = any ] || [[ ,${BASH_REMATCH[2]}, == *,$kclass,* ]] || continue
+		[ "${BASH_REMATCH[2]}" = any ] || [[ ,${BASH_REMATCH[2]}, == *,$kclass,* ]] ||
+			{ [ "$kclass" = deb ] && [[ ,${BASH_REMATCH[2]}, == *,patched,* ]]; } || continue
 		t=${BASH_REMATCH[1]}
 		skre[$t]+="${skre[$t]:+|}${BASH_REMATCH[4]}"
 	done < "$skiplist"

@@ -74,6 +74,7 @@ SOURCES = [
     ("repro-2node", "results/repro-2node.txt", "make repro TOPOLOGY=2node", "the RDMA writer in a second guest"),
     ("mutants", "results/mutants/table.txt", "make mutants", "the series minus one behaviour at a time; K = a test that passes on the series fails on the mutant"),
     ("bench", "results/bench.txt", "make bench", "medians of the rounds, patched / control"),
+    ("bench-6.12", "results/6.12/bench.txt", "make bench SERIES=6.12", "medians of the rounds; the control kernel refuses the file MRs (upstream since 6.5), so the ratios that matter are pinned / plain on the patched kernel"),
     ("peers", "results/peers.txt", "make peers", "rdma-core's own tests on rxe0"),
 ]
 
@@ -117,8 +118,11 @@ def results_md():
 def main():
     with open(os.path.join(TOP, "docs/tests.md"), "w", encoding="utf-8") as f:
         f.write(tests_md())
+    # Read the old page before opening it for writing (which empties it): its tables are
+    # kept for the targets this checkout has not run.
+    results = results_md()
     with open(os.path.join(TOP, "docs/results.md"), "w", encoding="utf-8") as f:
-        f.write(results_md())
+        f.write(results)
     print("docs: docs/tests.md, docs/results.md")
 
 

@@ -5,7 +5,7 @@
  * fresh page per page in flight exactly when memory may be gone. tests/rdma/mempressure.sh
  * makes an ext4 on a dm-linear device over $PINWB_DISK2 (PINWB_DM). Periodic writeback is off.
  * An MR over half of the guest's memory, RDMA-written (generation 2), then three parts:
- *  1. stuck and short: the device suspended, fsync() in a thread copies pinned pages into bios
+ *  1. stuck and short (only with PINWB_MEMPRESSURE_STUCK=1, issue 23): the device suspended, fsync() in a thread copies pinned pages into bios
  *     that cannot complete until free memory runs low (the premise: the main zone's free pages
  *     fall below its low watermark, fsync still blocked HOLD_MS later). The lowest free memory
  *     of that zone is reported, not asserted (see the comment there).
@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -64,7 +65,7 @@ static const char *dm;
  */
 static int dm_fd = -1;
 
-static int dm_suspend(bool suspend)
+static int dm_ioctl_suspend(bool suspend)
 {
 	struct dm_ioctl io;
 
@@ -75,6 +76,174 @@ static int dm_suspend(bool suspend)
 	io.flags = suspend ? DM_SUSPEND_FLAG | DM_SKIP_LOCKFS_FLAG : 0;
 	snprintf(io.name, sizeof(io.name), "%s", dm);
 	return ioctl(dm_fd, DM_DEV_SUSPEND, &io);
+}
+
+/*
+ * The guard: a child forked before any MR exists, in a session of its own (a timeout that kills
+ * the test's process group spares it), locked in memory and exempt from the OOM killer. It
+ * resumes the device when it has been suspended for GUARD_S, or when this process has gone (its
+ * end of the pipe closes), retrying until the resume succeeds. A SIGKILL does not end this
+ * process while its fsync thread waits on the suspended device, so the deadline is what counts:
+ * the stuck part holds the device for at most STUCK_S. Without the guard, an OOM kill of this
+ * process while the device is suspended left every writer of the scratch filesystem, then the
+ * guest, stuck (6.12, 30 Nov); with it, that is a failed test in a guest that goes on.
+ */
+#define GUARD_S 60
+static int guard_fd = -1;
+
+/* Resume the device, retrying for up to two minutes (ENXIO: it is gone, nothing to do). */
+static void guard_resume(const char *why)
+{
+	for (int tries = 0; dm_ioctl_suspend(false); tries++) {
+		if (errno == ENXIO)
+			return;
+		if (tries == 120) {
+			fprintf(stderr, "# guard: gave up resuming %s (%s): %s\n", dm, why, strerror(errno));
+			return;
+		}
+		if (tries % 10 == 0)
+			fprintf(stderr, "# guard: resume of %s (%s): %s; retrying\n", dm, why, strerror(errno));
+		sleep(1);
+	}
+}
+
+static int dm_is_suspended(void);
+
+static void guard_run(int cmd, int ready)
+{
+	struct pollfd pfd = { .fd = cmd, .events = POLLIN };
+	double deadline = 0;	/* armed: when to resume; then checked every second until 'R' */
+	int fd;
+	char c;
+
+	setsid();
+	if (chdir("/"))
+		_exit(1);
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != cmd && fd != ready && fd != dm_fd)
+			close(fd);
+	fd = open("/proc/self/oom_score_adj", O_WRONLY);
+	if (fd < 0 || write(fd, "-1000", 5) != 5 || mlockall(MCL_CURRENT | MCL_FUTURE))
+		_exit(1);
+	close(fd);
+	if (write(ready, "k", 1) != 1)
+		_exit(1);
+	close(ready);
+	for (;;) {
+		int timeout = -1, n;
+
+		if (deadline)
+			timeout = deadline > pw_now() ? (int)((deadline - pw_now()) * 1000) + 1 : 0;
+		n = poll(&pfd, 1, timeout);
+		if (n == 0) {
+			/* Past the deadline: resume, and again if a late suspend lands after. */
+			if (dm_is_suspended() == 1) {
+				fprintf(stderr, "# guard: %s suspended for %d s or more: resuming it\n", dm, GUARD_S);
+				guard_resume("deadline");
+			}
+			deadline = pw_now() + 1;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || read(cmd, &c, 1) != 1)
+			break;
+		deadline = c == 'S' ? pw_now() + GUARD_S : 0;
+	}
+	/* The test is gone: the device must not stay suspended. */
+	guard_resume("the test is gone");
+	_exit(0);
+}
+
+static void guard_start(void)
+{
+	int cmd[2], ready[2];
+	pid_t pid;
+	char c;
+
+	/* Neither the guard (stderr) nor this process (the guard's pipe) may die writing. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Close-on-exec, and closed in the hog: only this process holds the write end. */
+	if (pipe2(cmd, O_CLOEXEC) || pipe2(ready, O_CLOEXEC))
+		pw_die("pipe2: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		pw_die("fork: %s", strerror(errno));
+	if (!pid) {
+		close(cmd[1]);
+		close(ready[0]);
+		guard_run(cmd[0], ready[1]);
+	}
+	close(cmd[0]);
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		pw_die("the guard (pid %d) did not start: oom_score_adj, mlockall or chdir failed", (int)pid);
+	close(ready[0]);
+	guard_fd = cmd[1];
+}
+
+/* Arm the guard's deadline before a suspend; disarm it after a resume. */
+static void guard_tell(char c)
+{
+	if (write(guard_fd, &c, 1) != 1)
+		pw_die("write to the guard: %s", strerror(errno));
+}
+
+static int dm_suspend(bool suspend)
+{
+	int ret;
+
+	if (suspend)
+		guard_tell('S');
+	ret = dm_ioctl_suspend(suspend);
+	if (!suspend ? !ret : ret)
+		guard_tell('R');
+	return ret;
+}
+
+/* Is the device suspended (DM_DEV_STATUS)? -1 on error. */
+static int dm_is_suspended(void)
+{
+	struct dm_ioctl io;
+
+	memset(&io, 0, sizeof(io));
+	io.version[0] = DM_VERSION_MAJOR;
+	io.data_size = sizeof(io);
+	io.data_start = sizeof(io);
+	snprintf(io.name, sizeof(io.name), "%s", dm);
+	if (ioctl(dm_fd, DM_DEV_STATUS, &io))
+		return -1;
+	return !!(io.flags & DM_SUSPEND_FLAG);
+}
+
+/*
+ * A /proc/vmstat counter read through one fd and buffer, both kept: read while free memory is
+ * at the bottom (see big_zone()). The kernel still allocates a small buffer for each read of
+ * /proc/vmstat; -1 if that fails.
+ */
+static long long vmstat_kept(const char *key)
+{
+	static char buf[16384];
+	static int fd = -1;
+	size_t klen = strlen(key);
+	ssize_t n, len = 0;
+	char *line, *save;
+
+	if (fd < 0)
+		fd = open("/proc/vmstat", O_RDONLY);
+	if (fd < 0)
+		pw_die("/proc/vmstat: %s", strerror(errno));
+	while ((n = pread(fd, buf + len, sizeof(buf) - 1 - len, len)) > 0)
+		len += n;
+	if (n < 0)
+		return -1;	/* at the bottom of memory: the caller must not die suspended */
+	if (len == (ssize_t)sizeof(buf) - 1)
+		pw_die("/proc/vmstat: longer than the buffer");
+	buf[len] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, key, klen) && line[klen] == ' ')
+			return atoll(line + klen + 1);
+	return -1;
 }
 
 /* What reclaim did during the fsync (reported: the pinned pages cannot be reclaimed). */
@@ -117,20 +286,37 @@ struct sampler {
 struct zone_seen {
 	char name[16];
 	long long free, boost, min, low, managed;	/* min and low without the boost */
+	long long pcp;		/* pages in the zone's per-CPU lists: free, but not in "free" */
 };
 
-static void big_zone(struct zone_seen *z)
+static int big_zone(struct zone_seen *z)
 {
+	/*
+	 * Read through one fd and into one buffer, both kept: the stuck part samples while free
+	 * memory is at the bottom, where a new file or seq_file buffer is an allocation that may
+	 * end in the OOM killer (the seq_file keeps its buffer between reads from offset 0).
+	 */
+	static char buf[65536];
+	static int fd = -1;
 	struct zone_seen cur;
-	char line[256], name[16];
-	FILE *f = fopen("/proc/zoneinfo", "r");
+	char name[16], *line, *save;
 	long long v;
+	ssize_t n, len = 0;
 
 	memset(z, 0, sizeof(*z));
 	memset(&cur, 0, sizeof(cur));
-	if (!f)
+	if (fd < 0)
+		fd = open("/proc/zoneinfo", O_RDONLY);
+	if (fd < 0)
 		pw_die("/proc/zoneinfo: %s", strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
+	while ((n = pread(fd, buf + len, sizeof(buf) - 1 - len, len)) > 0)
+		len += n;
+	if (n < 0)
+		return -1;	/* at the bottom of memory: the caller must not die suspended */
+	if (len == (ssize_t)sizeof(buf) - 1)
+		pw_die("/proc/zoneinfo: longer than the buffer");
+	buf[len] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(line, "Node %*d, zone %15s", name) == 1) {
 			if (cur.managed > z->managed)
 				*z = cur;
@@ -147,11 +333,13 @@ static void big_zone(struct zone_seen *z)
 			cur.low = v - cur.boost;
 		} else if (sscanf(line, " managed %lld", &v) == 1) {
 			cur.managed = v;
+		} else if (sscanf(line, " count: %lld", &v) == 1) {
+			cur.pcp += v;
 		}
 	}
 	if (cur.managed > z->managed)
 		*z = cur;
-	fclose(f);
+	return 0;
 }
 
 struct syncer {
@@ -188,7 +376,8 @@ static void *sample_fn(void *arg)
 /* A child that holds mb MiB of touched anonymous memory until killed; -1 if it died first. */
 static int hog_start(long long mb)
 {
-	int p[2], pid;
+	int p[2];
+	pid_t pid;
 	char c;
 
 	if (pipe(p))
@@ -198,8 +387,12 @@ static int hog_start(long long mb)
 		pw_die("fork: %s", strerror(errno));
 	if (!pid) {
 		size_t len = (size_t)mb << 20;
-		FILE *f = fopen("/proc/self/oom_score_adj", "w");
+		FILE *f;
 		char *m;
+
+		/* The guard must see the test's end, not wait for the hog's. */
+		close(guard_fd);
+		f = fopen("/proc/self/oom_score_adj", "w");
 
 		if (f) {
 			fputs("1000", f);
@@ -284,19 +477,24 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 	 * them to nothing).
 	 */
 	/*
-	 * Only with PINWB_MEMPRESSURE_STUCK=1: on 6.12 (make check, 30 Nov) this process itself
-	 * was OOM-killed while memory was at the bottom with the device suspended, which then
-	 * stayed suspended and took the guest down ("System is deadlocked on memory").
+	 * Only with PINWB_MEMPRESSURE_STUCK=1. On 6.12 (make check, 30 Nov) this process was once
+	 * OOM-killed here while memory was at the bottom, and the device stayed suspended and took
+	 * the guest down; the guard now resumes the device, and the loop below reads through fds
+	 * and buffers opened before. But in a whole make check SERIES=6.12 with this part on
+	 * (1 Dec), the hog below then died five times filling memory (issue 23): off by default
+	 * until that is understood.
 	 */
-	if (getenv("PINWB_MEMPRESSURE_STUCK")) {
+	if (getenv("PINWB_MEMPRESSURE_STUCK") && !strcmp(getenv("PINWB_MEMPRESSURE_STUCK"), "1")) {
 		struct syncer sy = { .fd = f.fd };
 		struct zone_seen z, lowest;
 		long long b0, b1;
-		double ts, bottom;
+		int still;
+		double ts, bottom, held;
 
 		pw_drop_caches();
-		b0 = pw_vmstat("pin_writeback_bounce");
-		big_zone(&lowest);
+		b0 = vmstat_kept("pin_writeback_bounce");
+		if (big_zone(&lowest))
+			pw_die("/proc/zoneinfo: %s", strerror(errno));
 		pw_info("zone %s: %lld MiB free, watermarks min %lld kB, low %lld kB", lowest.name,
 			lowest.free >> 8, lowest.min * 4, lowest.low * 4);
 		if (dm_suspend(true))
@@ -308,16 +506,19 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 		/* Until free memory is below the low watermark, then HOLD_MS more. */
 		ts = pw_now();
 		bottom = 0;
-		while (pw_now() - ts < STUCK_S && (!bottom || pw_now() - bottom < HOLD_MS / 1000.0)) {
-			big_zone(&z);
+		while (!bottom ? pw_now() - ts < STUCK_S : pw_now() - bottom < HOLD_MS / 1000.0) {
+			if (big_zone(&z))
+				break;	/* resume first; the premise then fails */
 			if (z.free < lowest.free)
 				lowest = z;
 			if (!bottom && z.free < z.low)
 				bottom = pw_now();
 			usleep(2000);
 		}
-		b1 = pw_vmstat("pin_writeback_bounce");
+		held = bottom ? pw_now() - bottom : 0;
+		b1 = vmstat_kept("pin_writeback_bounce");
 		stuck_blocked = !atomic_load(&sy.done);
+		still = dm_is_suspended();
 		if (dm_suspend(false))
 			pw_die("DM_DEV_SUSPEND (resume) of %s: %s", dm, strerror(errno));
 		ts = pw_now();
@@ -326,24 +527,27 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 		if (!atomic_load(&sy.done))
 			pw_die("fsync still blocked 300 s after the resume");
 		pthread_join(sy.thread, NULL);
-		pw_ok(stuck_blocked && bottom,
-		      "premise: with the device suspended, fsync() copied %lld pages and free memory fell below the low watermark within %d s (lowest %lld kB, low %lld kB), fsync still blocked %d ms later",
-		      b0 < 0 ? -1 : b1 - b0, STUCK_S, lowest.free * 4, lowest.low * 4, HOLD_MS);
+		if (still != 1)
+			pw_info("the device was %s when this test went to resume it",
+				still < 0 ? "not found (DM_DEV_STATUS failed)" : "running: the guard resumed it");
+		pw_ok(stuck_blocked && bottom && held >= HOLD_MS / 1000.0 && still == 1,
+		      "premise: with the device suspended, fsync() copied %lld pages and free memory fell below the low watermark within %d s (lowest %lld kB, low %lld kB), fsync still blocked %.0f ms later (wanted %d), the device still suspended then",
+		      b0 < 0 || b1 < 0 ? -1 : b1 - b0, STUCK_S, lowest.free * 4, lowest.low * 4, held * 1000, HOLD_MS);
 		/*
 		 * Reported, not asserted: v5's __GFP_NOFAIL copies passed a check that free
 		 * memory stays above half the min watermark, so it showed nothing of the
 		 * series; and on 6.12 free memory once fell to 288 kB here, by a cause
 		 * not found yet (issue 23's closing note).
 		 */
-		pw_info("lowest free memory of zone %s while the device was suspended: %lld kB (min watermark %lld kB)",
-			lowest.name, lowest.free * 4, lowest.min * 4);
+		pw_info("lowest free memory of zone %s while the device was suspended: %lld kB, and %lld kB more in its per-CPU lists then (min watermark %lld kB)",
+			lowest.name, lowest.free * 4, lowest.pcp * 4, lowest.min * 4);
 		pw_ok(!sy.err, "after the resume, that fsync() returns 0 (%s)",
 		      sy.err ? strerror(sy.err) : "yes");
 		pw_disk_tally(dev, map, nblocks, 2, &t);
 		pw_ok(t.n[PW_BLK_OK] == nblocks, "generation 2 on disk in every block (%s)",
 		      pw_tally_str(&t));
 	} else {
-		pw_skip("stuck and short: not run (PINWB_MEMPRESSURE_STUCK unset: it can take the guest down)");
+		pw_skip("stuck and short: not run (PINWB_MEMPRESSURE_STUCK unset: see issue 23)");
 		pw_skip("stuck and short: fsync after the resume");
 		pw_skip("stuck and short: generation 2 on disk");
 	}
@@ -551,15 +755,16 @@ int pw_test(int argc, char **argv)
 	 * series' copies, which never go below the unboosted min watermark, not about the boost.
 	 */
 	pw_sysctl_set("/proc/sys/vm/watermark_boost_factor", 0);
-	pw_dev_open(&d);
-	pw_qp_pair_create(&d, &qp, 32);
-	pw_src_create(&d, &src, 32);
 	dm = getenv("PINWB_DM");
 	if (!dm)
 		pw_die("PINWB_DM is not set: run tests/rdma/mempressure.sh");
 	dm_fd = open("/dev/mapper/control", O_RDWR);
 	if (dm_fd < 0)
 		pw_die("/dev/mapper/control: %s", strerror(errno));
+	guard_start();
+	pw_dev_open(&d);
+	pw_qp_pair_create(&d, &qp, 32);
+	pw_src_create(&d, &src, 32);
 	pw_plan(11);
 	part_system(&d, &qp, &src);
 	part_memcg(&d, &qp, &src);
