@@ -65,16 +65,22 @@ static const char *dm;
  */
 static int dm_fd = -1;
 
+/* A dm ioctl header naming our device. */
+static void dm_io_init(struct dm_ioctl *io)
+{
+	memset(io, 0, sizeof(*io));
+	io->version[0] = DM_VERSION_MAJOR;
+	io->data_size = sizeof(*io);
+	io->data_start = sizeof(*io);
+	snprintf(io->name, sizeof(io->name), "%s", dm);
+}
+
 static int dm_ioctl_suspend(bool suspend)
 {
 	struct dm_ioctl io;
 
-	memset(&io, 0, sizeof(io));
-	io.version[0] = DM_VERSION_MAJOR;
-	io.data_size = sizeof(io);
-	io.data_start = sizeof(io);
+	dm_io_init(&io);
 	io.flags = suspend ? DM_SUSPEND_FLAG | DM_SKIP_LOCKFS_FLAG : 0;
-	snprintf(io.name, sizeof(io.name), "%s", dm);
 	return ioctl(dm_fd, DM_DEV_SUSPEND, &io);
 }
 
@@ -206,19 +212,39 @@ static int dm_is_suspended(void)
 {
 	struct dm_ioctl io;
 
-	memset(&io, 0, sizeof(io));
-	io.version[0] = DM_VERSION_MAJOR;
-	io.data_size = sizeof(io);
-	io.data_start = sizeof(io);
-	snprintf(io.name, sizeof(io.name), "%s", dm);
+	dm_io_init(&io);
 	if (ioctl(dm_fd, DM_DEV_STATUS, &io))
 		return -1;
 	return !!(io.flags & DM_SUSPEND_FLAG);
 }
 
 /*
+ * Read a /proc file whole through *fd (opened on first use and kept) into buf, both kept
+ * between calls: the stuck part reads while free memory is at the bottom, where a new file
+ * is an allocation that may end in the OOM killer (a seq_file keeps its buffer between reads
+ * from offset 0). NUL-terminated; -1 if the read fails.
+ */
+static int read_kept(int *fd, const char *path, char *buf, size_t size)
+{
+	ssize_t n, len = 0;
+
+	if (*fd < 0)
+		*fd = open(path, O_RDONLY);
+	if (*fd < 0)
+		pw_die("%s: %s", path, strerror(errno));
+	while ((n = pread(*fd, buf + len, size - 1 - len, len)) > 0)
+		len += n;
+	if (n < 0)
+		return -1;	/* at the bottom of memory: the caller must not die suspended */
+	if (len == (ssize_t)size - 1)
+		pw_die("%s: longer than the buffer", path);
+	buf[len] = 0;
+	return 0;
+}
+
+/*
  * A /proc/vmstat counter read through one fd and buffer, both kept: read while free memory is
- * at the bottom (see big_zone()). The kernel still allocates a small buffer for each read of
+ * at the bottom (see read_kept()). The kernel still allocates a small buffer for each read of
  * /proc/vmstat; -1 if that fails.
  */
 static long long vmstat_kept(const char *key)
@@ -226,20 +252,10 @@ static long long vmstat_kept(const char *key)
 	static char buf[16384];
 	static int fd = -1;
 	size_t klen = strlen(key);
-	ssize_t n, len = 0;
 	char *line, *save;
 
-	if (fd < 0)
-		fd = open("/proc/vmstat", O_RDONLY);
-	if (fd < 0)
-		pw_die("/proc/vmstat: %s", strerror(errno));
-	while ((n = pread(fd, buf + len, sizeof(buf) - 1 - len, len)) > 0)
-		len += n;
-	if (n < 0)
-		return -1;	/* at the bottom of memory: the caller must not die suspended */
-	if (len == (ssize_t)sizeof(buf) - 1)
-		pw_die("/proc/vmstat: longer than the buffer");
-	buf[len] = 0;
+	if (read_kept(&fd, "/proc/vmstat", buf, sizeof(buf)))
+		return -1;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		if (!strncmp(line, key, klen) && line[klen] == ' ')
 			return atoll(line + klen + 1);
@@ -291,31 +307,17 @@ struct zone_seen {
 
 static int big_zone(struct zone_seen *z)
 {
-	/*
-	 * Read through one fd and into one buffer, both kept: the stuck part samples while free
-	 * memory is at the bottom, where a new file or seq_file buffer is an allocation that may
-	 * end in the OOM killer (the seq_file keeps its buffer between reads from offset 0).
-	 */
+	/* Sampled while free memory is at the bottom: see read_kept(). */
 	static char buf[65536];
 	static int fd = -1;
 	struct zone_seen cur;
 	char name[16], *line, *save;
 	long long v;
-	ssize_t n, len = 0;
 
 	memset(z, 0, sizeof(*z));
 	memset(&cur, 0, sizeof(cur));
-	if (fd < 0)
-		fd = open("/proc/zoneinfo", O_RDONLY);
-	if (fd < 0)
-		pw_die("/proc/zoneinfo: %s", strerror(errno));
-	while ((n = pread(fd, buf + len, sizeof(buf) - 1 - len, len)) > 0)
-		len += n;
-	if (n < 0)
-		return -1;	/* at the bottom of memory: the caller must not die suspended */
-	if (len == (ssize_t)sizeof(buf) - 1)
-		pw_die("/proc/zoneinfo: longer than the buffer");
-	buf[len] = 0;
+	if (read_kept(&fd, "/proc/zoneinfo", buf, sizeof(buf)))
+		return -1;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(line, "Node %*d, zone %15s", name) == 1) {
 			if (cur.managed > z->managed)
