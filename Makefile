@@ -4,7 +4,8 @@
 #   make check    host-side tests, then build everything, boot the patched kernel, run the whole suite
 #                 (GROUP=quick or slow: only that group of tests/rdma/TESTS)
 #                 (KCONFIG=debug: the same on a KASAN/lockdep kernel built in build/debug;
-#                  TOPOLOGY=2node, for check and repro: the RDMA writer in a second guest)
+#                  TOPOLOGY=2node, for check and repro: the RDMA writer in a second guest;
+#                  FS=xfs, for check: the tests of tests/rdma/TESTS.xfs on XFS instead of ext4)
 #   make kernel   unpack linux-source-6.1, apply patches/6.1/series, build build/bzImage
 #   SERIES=6.12 (any target): the 6.12 series instead - patches/6.12 on Debian's linux-source-6.12,
 #                 built in build/6.12, results in results/6.12; tests, rig and configs are shared
@@ -33,7 +34,7 @@ endif
 # 6.1 builds in build/, any other series in build/<series>/ (scripts/lib.sh says the same).
 BUILD_ROOT := $(TOP)/build$(if $(filter-out 6.1,$(SERIES)),/$(SERIES))
 RESULTS := results$(if $(filter-out 6.1,$(SERIES)),/$(SERIES))
-export BASE_OK KCONFIG TOPOLOGY GROUP SERIES
+export BASE_OK KCONFIG TOPOLOGY GROUP SERIES FS
 
 # KCONFIG=debug (configs/debug.config: KASAN, lockdep, ...): a kernel tree of its own under
 # build/debug, so the normal build stays warm; tests get more time and the guest more memory.
@@ -92,10 +93,10 @@ lint: deps-lint deps-kernel tests
 
 # KERNEL=deb: the suite on make deb's packaged kernel (built beforehand: make deb takes hours);
 # the runner's own tests and the lint rows go with the patched kernel only.
-CHECK_FULL := $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter-out patched,$(KERNEL))),,1)
+CHECK_FULL := $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS)),$(filter-out patched,$(KERNEL))),,1)
 check: check-host $(if $(filter patched,$(KERNEL)),kernel,check-deb-built) tests deps-vm $(if $(CHECK_FULL),check-meta lint-rows)
 	@scripts/check.sh --kernel $(KERNEL) --xfail tests/xfail.list \
-		$(if $(filter 2node,$(TOPOLOGY)),,--host results/host) \
+		$(if $(or $(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,--host results/host) \
 		$(if $(CHECK_FULL),--host $(RESULTS)/meta --host $(RESULTS)/lint) $(TESTS)
 
 check-deb-built:

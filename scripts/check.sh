@@ -3,8 +3,8 @@
 # each test's output and dmesg slice, the console log and junit.xml, and the closing line
 # "N passed, N failed, N skipped".
 #
-# usage: scripts/check.sh [--kernel patched|stock|control|deb|PATH] [--topology 1node|2node] [--xfail FILE]
-#                         [--results DIR] [--host DIR] [TEST...]
+# usage: scripts/check.sh [--kernel patched|stock|control|deb|PATH] [--topology 1node|2node]
+#                         [--fs ext4|xfs] [--xfail FILE] [--results DIR] [--host DIR] [TEST...]
 # --host DIR (repeatable): fold in results made outside this guest (scripts/check-host.sh,
 # scripts/check-meta.sh) ahead of the guest's.
 # With --xfail, a failing test listed there is XFAIL if its failure matches the stated one, and a
@@ -12,16 +12,19 @@
 # must be listed in tests/skip.list for this kernel with a matching message, or it fails the test.
 # --topology 2node runs the tests of tests/rdma/TESTS.2node with the RDMA writer in a second
 # guest (scripts/vm/pair.sh); results then go to results/<kernel>-2node by default.
+# --fs xfs (or FS=xfs) runs the tests of tests/rdma/TESTS.xfs on XFS instead of ext4 (the guest's
+# PINWB_FS); results then go to results/<kernel>-xfs by default.
 # Exit status: 0 if nothing failed and nothing passed unexpectedly.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$PINWB_TOP/tests/rules.sh"
 
-kernel=patched xfail='' results='' hostdirs=() topology=${TOPOLOGY:-1node}
+kernel=patched xfail='' results='' hostdirs=() topology=${TOPOLOGY:-1node} fs=${FS:-ext4}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;
 	--topology) topology=$2; shift 2 ;;
+	--fs) fs=$2; shift 2 ;;
 	--xfail) xfail=$2; shift 2 ;;
 	--results) results=$2; shift 2 ;;
 	--host) hostdirs+=("$2"); shift 2 ;;
@@ -33,6 +36,12 @@ case "$topology" in
 2node) list=$PINWB_TOP/tests/rdma/TESTS.2node vm=pair.sh suffix=-2node ;;
 *) die "check.sh: --topology must be 1node or 2node, not '$topology'" ;;
 esac
+case "$fs" in
+ext4) ;;
+xfs) [ "$topology" = 1node ] || die "check.sh: --fs xfs runs in the one-node topology only"
+     list=$PINWB_TOP/tests/rdma/TESTS.xfs suffix=-xfs ;;
+*) die "check.sh: --fs must be ext4 or xfs, not '$fs'" ;;
+esac
 results=${results:-$PINWB_RESULTS/$kernel$suffix}
 rm -rf "$results"; mkdir -p "$results"
 
@@ -43,7 +52,7 @@ if [ ${#tests[@]} = 0 ]; then
 	mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$list" | awk '{print $1}')
 	if [ -n "${GROUP:-}" ]; then
 		mapfile -t tests < <(for t in "${tests[@]}"; do
-			awk -v t="$t" -v g="$GROUP" '$1 == t && $2 == g { print t }' "$PINWB_TOP/tests/rdma/TESTS"; done)
+			tests_meta "$t" | awk -v t="$t" -v g="$GROUP" '$1 == g { print t }'; done)
 		[ ${#tests[@]} -gt 0 ] || die "GROUP=$GROUP selects no test of ${list#"$PINWB_TOP"/}"
 	fi
 fi
@@ -51,7 +60,7 @@ fi
 # own work per test (mkfs, pin settling, the kill grace), plus two minutes to boot.
 tsum=0
 for t in "${tests[@]}"; do
-	to=$(awk -v t="$t" '$1 == t && $1 !~ /^#/ { print $3; exit }' "$PINWB_TOP/tests/rdma/TESTS")
+	to=$(tests_meta "$t" | awk '{ print $2 }')
 	tsum=$(( tsum + ${PINWB_TEST_TIMEOUT:-${to:-300}} + 30 ))
 done
 vm_timeout=${VM_TIMEOUT:-$(( 120 + tsum * ${PINWB_REPEAT:-1} ))}
@@ -63,6 +72,8 @@ guest_tests=() host_tests=()
 for t in "${tests[@]}"; do
 	if [ "$topology" = 2node ] && ! grep -q "^$t\b" "$list"; then
 		echo "$t|fail|0|no two-node mode (not in tests/rdma/TESTS.2node)" > "$results/$t.result"
+	elif [ "$fs" = xfs ] && ! grep -q "^$t\b" "$list"; then
+		echo "$t|fail|0|not run on XFS (not in tests/rdma/TESTS.xfs)" > "$results/$t.result"
 	elif [ -x "$PINWB_TOP/tests/rdma/$t.host" ]; then host_tests+=("$t")
 	else guest_tests+=("$t")
 	fi
@@ -76,6 +87,7 @@ if [ ${#guest_tests[@]} -gt 0 ]; then
 	for v in PINWB_REPEAT PINWB_TEST_TIMEOUT STABLE_SECONDS PERFTEST_SECONDS PINWB_TESTDIR PINWB_MEMPRESSURE_STUCK; do
 		[ -n "${!v:-}" ] && genv+=("$v=${!v}")
 	done
+	genv+=("PINWB_FS=$fs")
 	# PINWB_GUEST_EPILOGUE: a command run in the guest after the tests (scripts/check-meta.sh).
 	gcmd=("$PINWB_TOP/tests/guest-run.sh" "${guest_tests[@]}")
 	[ -n "${PINWB_GUEST_EPILOGUE:-}" ] && gcmd=(bash -c "\"\$@\"; $PINWB_GUEST_EPILOGUE" guest "${gcmd[@]}")

@@ -2,7 +2,8 @@
 # Run tests/rdma tests inside a pinwb guest (or on a real host: see docs/rig.md), blktests-style.
 #
 # usage: tests/guest-run.sh [TEST...]     (default: every test in tests/rdma/TESTS)
-# For each test: a fresh ext4 (-b 4096) on $PINWB_DISK mounted at $PINWB_SCRATCH, a marker in
+# For each test: a fresh ext4 (-b 4096; XFS with PINWB_FS=xfs, checked with xfs_repair -n after
+# the test) on $PINWB_DISK mounted at $PINWB_SCRATCH, a marker in
 # /dev/kmsg, the test (tests/rdma/NAME.sh if present, else tests/rdma/bin/NAME), then the rules
 # every test obeys: no new BUG:/WARNING:/Oops/KASAN/lockdep/UBSAN line after the marker, no
 # "Page cache invalidation failure" unless tests/rdma/NAME.dmesg-allow lists it, and
@@ -12,6 +13,9 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 res=${PINWB_RESULTS:-$top/results/host}
 export PINWB_SCRATCH=${PINWB_SCRATCH:-/mnt/scratch}
+# The suite's filesystem (make check FS=xfs): the scratch one, and that of the tests on the second
+# disk that are not about one filesystem (tests/rdma/lib/disk2.sh's mkfs_mount_fs).
+export PINWB_FS=${PINWB_FS:-ext4}
 # The disks, found by serial (scripts/vm/run.sh gives them pinwb-scratch and pinwb-disk2), not by
 # probe order; on a real host PINWB_DISK and PINWB_DISK2 name them.
 disk_by_serial() {
@@ -25,11 +29,12 @@ PINWB_DISK=${PINWB_DISK:-$(disk_by_serial pinwb-scratch)}
 PINWB_DISK2=${PINWB_DISK2:-$(disk_by_serial pinwb-disk2)}
 export PINWB_DISK PINWB_DISK2
 export PINWB_TOP=$top PINWB_RESULTS=$res
-# Per-test metadata: tests/rdma/TESTS (NAME GROUP TIMEOUT REQUIRES); tests not listed there (the
-# runner's own, tests/meta) get 300 s and no requirements.
+# Per-test metadata: tests/rdma/TESTS (NAME GROUP TIMEOUT REQUIRES), or TESTS.xfs for the tests
+# of XFS alone (tests_meta, tests/rules.sh); tests listed in neither (the runner's own,
+# tests/meta) get 300 s and no requirements.
 meta_of() {	# meta_of NAME: "TIMEOUT REQUIRES"
 	local m
-	m=$(awk -v t="$1" '$1 == t && $1 !~ /^#/ { print $3, $4; exit }' "$top/tests/rdma/TESTS")
+	m=$(tests_meta "$1" | awk '{ print $2, $3 }')
 	echo "${m:-300 -}"
 }
 # unmet REQUIRES: the first requirement this machine lacks, or nothing.
@@ -52,7 +57,7 @@ tests=("$@")
 [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$top/tests/rdma/TESTS" | awk '{print $1}')
 printf '%s\n' "${tests[@]}" > "$res/order"
 
-{ echo "kernel: $(uname -r)"; grep -E '^nr_foll_pin' /proc/vmstat; } > "$res/kernel.txt"
+{ echo "kernel: $(uname -r)"; echo "filesystem: $PINWB_FS"; grep -E '^nr_foll_pin' /proc/vmstat; } > "$res/kernel.txt"
 
 # Two-node topology (scripts/vm/pair.sh, or two real hosts with PINWB_TOPOLOGY=2node and
 # PINWB_LOCAL_ADDR set): the device sits on the link to the writer, the tests listen on
@@ -107,8 +112,13 @@ knob=/sys/kernel/debug/pin_writeback_lock_delay_ms
 prepare_scratch() {
 	umount "$PINWB_SCRATCH" 2>/dev/null
 	[ -b "$PINWB_DISK" ] || { echo "no scratch disk $PINWB_DISK"; return 1; }
-	mkfs.ext4 -q -F -b 4096 "$PINWB_DISK" >/dev/null 2>&1 || { echo "mkfs.ext4 $PINWB_DISK failed"; return 1; }
-	mount -t ext4 "$PINWB_DISK" "$PINWB_SCRATCH" || { echo "mount $PINWB_DISK failed"; return 1; }
+	case "$PINWB_FS" in
+	ext4) mkfs.ext4 -q -F -b 4096 "$PINWB_DISK" >/dev/null 2>&1 || { echo "mkfs.ext4 $PINWB_DISK failed"; return 1; } ;;
+	xfs) command -v mkfs.xfs >/dev/null || { echo "mkfs.xfs is not installed (xfsprogs)"; return 1; }
+	     mkfs.xfs -q -f -b size=4096 "$PINWB_DISK" >/dev/null 2>&1 || { echo "mkfs.xfs $PINWB_DISK failed"; return 1; } ;;
+	*) echo "PINWB_FS is ext4 or xfs, not '$PINWB_FS'"; return 1 ;;
+	esac
+	mount -t "$PINWB_FS" "$PINWB_DISK" "$PINWB_SCRATCH" || { echo "mount -t $PINWB_FS $PINWB_DISK failed"; return 1; }
 }
 
 # run_once TEST RUN: one run of TEST; prints "RESULT|SECONDS|REASON" and appends to TEST.full
@@ -146,7 +156,17 @@ run_once() {
 	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}')
 	leftover=
 	timeout 120 sync || leftover="sync after the test did not return within 120 s"
-	umount "$PINWB_SCRATCH" 2>>"$full" || leftover=${leftover:-"the scratch filesystem could not be unmounted (still in use)"}
+	if ! umount "$PINWB_SCRATCH" 2>>"$full"; then
+		leftover=${leftover:-"the scratch filesystem could not be unmounted (still in use)"}
+	elif [ "$PINWB_FS" = xfs ]; then
+		# The filesystem the test leaves must be consistent (issue 21).
+		if xfs_repair -n "$PINWB_DISK" > "$res/$t.xfs_repair" 2>&1; then
+			echo "# xfs_repair -n $PINWB_DISK: no problems" >> "$full"
+		else
+			cat "$res/$t.xfs_repair" >> "$full"
+			leftover=${leftover:-"xfs_repair -n $PINWB_DISK found problems: $(grep -v -E '^(Phase|[[:space:]]*-|[[:space:]]*$)' "$res/$t.xfs_repair" | head -n 1)"}
+		fi
+	fi
 	# What a test must not leave behind: the knob set, mounts of the second disk, loop or
 	# device-mapper devices (the next test would fail for it). Found, it fails this test and
 	# is cleaned up.

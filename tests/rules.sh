@@ -31,3 +31,10 @@ pins_settle() {
 	echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null
 	awk '$1=="nr_foll_pin_acquired"{a=$2} $1=="nr_foll_pin_released"{r=$2} END{print a, r}' /proc/vmstat
 }
+
+# tests_meta NAME: its "GROUP TIMEOUT REQUIRES" from tests/rdma/TESTS, or for a test that runs on
+# XFS only from tests/rdma/TESTS.xfs; nothing for a test in neither.
+tests_meta() {
+	awk -v t="$1" '$1 == t && $1 !~ /^#/ && NF >= 4 { print $2, $3, $4; exit }' \
+		"$PINWB_TOP/tests/rdma/TESTS" "$PINWB_TOP/tests/rdma/TESTS.xfs"
+}

@@ -7,14 +7,15 @@
 # writeback mode, no DAX) and EFAULT elsewhere. A kernel with the series runs the updated
 # selftest, one without runs the upstream one (bin/6.12/gup_longterm.upstream, from the pristine
 # source): each must pass on its own kernel. Run on the scratch ext4 (4 KiB blocks: pins
-# accepted) and on an ext4 with 1 KiB blocks on $PINWB_DISK2 (refused), each time with /tmp and
+# accepted), on an ext4 with 1 KiB blocks on $PINWB_DISK2 (refused) and on an XFS with 4 KiB blocks
+# there (accepted: the series' patch 21; refused without the series), each time with /tmp and
 # the working directory on that filesystem (the selftest's tmpfile() and mkstemp() files). On
 # the scratch ext4 the other version runs too, and must fail, and only on expectations ("Should
 # have worked/failed"): the kernel's behaviour is not the one that version expects, which shows
 # that the two expectations differ where this kernel runs them.
 # The 6.1 source has no gup_longterm: on a 6.1 kernel the test is skipped.
 set -u
-desc="6.12's gup_longterm selftest on ext4 with 4 KiB and 1 KiB blocks: the series' expectations on a kernel with it, upstream's without"
+desc="6.12's gup_longterm selftest on ext4 with 4 KiB and 1 KiB blocks and on XFS: the series' expectations on a kernel with it, upstream's without"
 [ "${1:-}" = --describe ] && { echo "$desc"; exit 0; }
 here=$(cd "$(dirname "$0")" && pwd)
 series=$(uname -r | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
@@ -34,7 +35,7 @@ fi
 disk=${PINWB_DISK2:-}
 [ -b "$disk" ] || { echo "1..0"; echo "# SKIP requires disk2 (PINWB_DISK2)"; exit 4; }
 echo "# $what"
-echo "1..3"
+echo "1..4"
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 # Hugetlb cases want free huge pages: a few of the default size, if the kernel gives them.
 echo 4 > /proc/sys/vm/nr_hugepages 2>/dev/null
@@ -93,6 +94,12 @@ if mkfs.ext4 -q -F -b 1024 "$disk" >/dev/null 2>&1 && mount -t ext4 "$disk" /mnt
 	umount /mnt/gup_longterm
 else
 	n=$((n + 1)); echo "not ok $n - ext4, 1 KiB blocks: mkfs or mount of $disk failed"; fail=1
+fi
+if mkfs.xfs -q -f -b size=4096 "$disk" >/dev/null 2>&1 && mount -t xfs "$disk" /mnt/gup_longterm; then
+	run_on /mnt/gup_longterm "XFS, 4 KiB blocks ($disk)"
+	umount /mnt/gup_longterm
+else
+	n=$((n + 1)); echo "not ok $n - XFS: mkfs.xfs or mount of $disk failed"; fail=1
 fi
 echo 0 > /proc/sys/vm/nr_hugepages 2>/dev/null
 exit $fail

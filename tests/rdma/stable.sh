@@ -1,5 +1,6 @@
 #!/bin/bash
-# stable: ext4 on dm-integrity (crc32c, 4 KiB sectors, direct mode: no journal) on
+# stable: ext4 (XFS with PINWB_FS=xfs, then checked with xfs_repair -n) on dm-integrity (crc32c,
+# 4 KiB sectors, direct mode: no journal) on
 # $PINWB_DISK2, then tests/rdma/bin/stable on it; fails on "Checksum failed" in the kernel log.
 # dm-integrity's default journal mode would hide the problem (data is copied into the journal).
 set -u
@@ -11,8 +12,18 @@ skip() { echo "KTAP version 1"; echo "1..0"; echo "# SKIP $*"; exit 4; }
 command -v integritysetup >/dev/null || skip "integritysetup missing (apt-get install cryptsetup-bin)"
 [ -b "$disk" ] || skip "no spare disk $disk (PINWB_DISK2)"
 export DM_DISABLE_UDEV=1	# no udev in the guest: libdevmapper makes the nodes itself
+fs=${PINWB_FS:-ext4}
 # shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() { umount "$mnt" 2>/dev/null; integritysetup close "$name" 2>/dev/null; }
+cleanup() {
+	local bad=0
+	if umount "$mnt" 2>/dev/null && [ "$fs" = xfs ] && [ -b "${dev:-}" ]; then
+		if out=$(xfs_repair -n "$dev" 2>&1); then echo "# xfs_repair -n $dev: no problems"
+		else echo "$out" | tail -n 20 | sed 's/^/# /'; echo "not ok - xfs_repair -n $dev found problems"; bad=1
+		fi
+	fi
+	integritysetup close "$name" 2>/dev/null
+	[ "$bad" = 0 ] || exit 1
+}
 trap cleanup EXIT
 modprobe dm-integrity 2>/dev/null
 integritysetup format -q --batch-mode --integrity crc32c --sector-size 4096 "$disk" >/tmp/integ.log 2>&1 ||
@@ -35,8 +46,13 @@ if [ "$mode" != D ]; then
 	echo "not ok 1 premise: $dev is dm-integrity in mode ${mode:-unknown}, not D (direct, no journal)"
 	exit 1
 fi
-mkfs.ext4 -q -F -b 4096 "$dev" >/dev/null 2>&1 || { echo "# mkfs.ext4 on $dev failed"; exit 1; }
-mkdir -p "$mnt"; mount -t ext4 "$dev" "$mnt" || { echo "# mount $dev failed"; exit 1; }
+case "$fs" in
+ext4) mkfs.ext4 -q -F -b 4096 "$dev" >/dev/null 2>&1 || { echo "# mkfs.ext4 on $dev failed"; exit 1; } ;;
+xfs) mkfs.xfs -q -f -b size=4096 "$dev" >/dev/null 2>&1 || { echo "# mkfs.xfs on $dev failed"; exit 1; } ;;
+*) echo "# PINWB_FS is ext4 or xfs, not '$fs'"; exit 1 ;;
+esac
+mkdir -p "$mnt"; mount -t "$fs" "$dev" "$mnt" || { echo "# mount -t $fs $dev failed"; exit 1; }
+echo "# $fs on $dev"
 marker="pinwb-stable: $(date +%s%N)"
 echo "$marker" > /dev/kmsg
 PINWB_SCRATCH=$mnt "$(dirname "$0")/bin/stable"

@@ -69,7 +69,7 @@ int pw_test(int argc, char **argv)
 	iov.iov_base = addr;
 	iov.iov_len = len;
 	ret = io_uring_register_buffers(&ring, &iov, 1);
-	pw_refused_if_no_series(-ret, "io_uring_register_buffers of a writable MAP_SHARED ext4 mapping");
+	pw_refused_if_no_series(-ret, "io_uring_register_buffers of a writable MAP_SHARED file mapping");
 	if (ret == -EOPNOTSUPP)	/* io_sqe_buffer_register() before 6.5 */
 		pw_skip_all("io_uring refuses file-backed fixed buffers (EOPNOTSUPP, before 6.5)");
 	if (ret)

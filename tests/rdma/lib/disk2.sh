@@ -5,6 +5,9 @@
 #   setup_fail MESSAGE                          a KTAP failure of the setup, exit 1
 #   [fs_size=SIZE] mkfs_mount DEV MNT FSTYPE MKFS_ARGS... [-- MOUNT_OPTIONS]
 #                                               mkfs DEV (SIZE: of the filesystem), mount it on MNT
+#   mkfs_mount_fs DEV MNT                       the same with the suite's filesystem, for tests that
+#                                               are not about one ($PINWB_FS: ext4 or xfs, 4 KiB
+#                                               blocks); an XFS gets xfs_repair -n at exit
 #   dm_linear DM_NAME                           a dm-linear device over the disk, $dev, removed
 #                                               (resumed, its table whole again, unmounted) at exit
 #   [VAR=VALUE...] run_test                     bin/NAME with PINWB_SCRATCH=$mnt (and VARs)
@@ -23,13 +26,31 @@ mkfs_mount() {
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do mkfs+=("$1"); shift; done
 	[ "${1:-}" = -- ] && opts=${2:-}
 	mnt=$m
-	case "$fs" in btrfs) mkfs=(-f "${mkfs[@]}") ;; *) mkfs=(-F "${mkfs[@]}") ;; esac
+	case "$fs" in btrfs|xfs) mkfs=(-f "${mkfs[@]}") ;; *) mkfs=(-F "${mkfs[@]}") ;; esac
 	local err
 	# shellcheck disable=SC2086 # no size: no word
 	err=$("mkfs.$fs" -q "${mkfs[@]}" "$dev" ${fs_size:-} 2>&1 >/dev/null) ||
 		setup_fail "mkfs.$fs ${mkfs[*]} $dev ${fs_size:+$fs_size }failed: $(echo "$err" | tail -n 1)"
 	mkdir -p "$mnt"
 	mount -t "$fs" ${opts:+-o "$opts"} "$dev" "$mnt" || setup_fail "mount ${opts:+-o $opts }$dev failed"
+}
+mkfs_mount_fs() {
+	case "${PINWB_FS:-ext4}" in
+	ext4) mkfs_mount "$1" "$2" ext4 -b 4096 ;;
+	xfs) mkfs_mount "$1" "$2" xfs -b size=4096; fs_check_dev=$1 ;;
+	*) setup_fail "PINWB_FS is ext4 or xfs, not '$PINWB_FS'" ;;
+	esac
+}
+# After the unmount: xfs_repair -n on the XFS that mkfs_mount_fs made. Problems fail the test.
+fs_check() {
+	local out
+	[ -n "${fs_check_dev:-}" ] || return 0
+	if ! out=$(xfs_repair -n "$fs_check_dev" 2>&1); then
+		echo "$out" | tail -n 20 | sed 's/^/# /'
+		echo "not ok - xfs_repair -n $fs_check_dev found problems"
+		return 1
+	fi
+	echo "# xfs_repair -n $fs_check_dev: no problems"
 }
 run_test() { PINWB_SCRATCH="$mnt" "$pw_bin"; }
 dm_linear() {
@@ -48,8 +69,11 @@ dm_cleanup() {
 		dmsetup resume --nolockfs "$dm_name" 2>/dev/null
 	# The test's last fput() may still be pending (an exiting task's files are released by
 	# delayed_fput(), a workqueue): retry a busy umount for up to 5 s.
+	local bad=0
 	if [ -n "${mnt:-}" ]; then
 		for _ in $(seq 25); do umount "$mnt" 2>/dev/null && break; sleep 0.2; done
 	fi
+	fs_check || bad=1
 	dmsetup remove "$dm_name" 2>/dev/null
+	[ "$bad" = 0 ] || exit 1
 }
