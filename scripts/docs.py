@@ -66,6 +66,30 @@ def tests_md():
            "",
            "| test | group | timeout (s) | requires | stock 6.1 | control 6.1 | patched 6.1 | stock 6.12 | control 6.12 | patched 6.12 | what it checks |",
            "|---|---|---|---|---|---|---|---|---|---|---|"] + rows
+    meta = {}
+    for line in read("tests/rdma/TESTS").splitlines():
+        if line.strip() and not line.startswith("#"):
+            f = line.split()
+            meta[f[0]] = (f[1:4] + ["-"] * 3)[:3]
+    xrows = []
+    for line in read("tests/rdma/TESTS.xfs").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        f = line.split()
+        group, timeout, requires = meta.get(f[0]) or (f[1:4] + ["-"] * 3)[:3]
+        desc = describe(f[0]).replace("|", "\\|")
+        xrows.append(f"| {f[0]} | {group} | {timeout} | {requires} | {desc} |")
+    out += ["",
+            "## On XFS",
+            "",
+            "`make check SERIES=6.12 FS=xfs` runs the tests of `tests/rdma/TESTS.xfs` on a fresh XFS",
+            "(`mkfs.xfs -b size=4096`, reflink on) instead of ext4, with `xfs_repair -n` on every XFS",
+            "a test leaves: the tests that are not about one filesystem, and those of XFS alone. Only",
+            "the 6.12 series has the XFS opt-in: the patched 6.12 kernel passes them, Debian's 6.12",
+            "refuses them (REFUSED), and the patched 6.1 kernel refuses XFS file MRs with EFAULT.",
+            "",
+            "| test | group | timeout (s) | requires | what it checks |",
+            "|---|---|---|---|---|"] + xrows
     return "\n".join(out) + "\n"
 
 
