@@ -92,8 +92,11 @@ if [ ! -f "$stamp" ] || [ "$(cut -d' ' -f1 "$stamp")" != "$want_stamp" ] || [ "$
   echo "$want_stamp $head" > "$stamp"
 fi
 
-# 4. Configure: x86_64_defconfig + kvm_guest.config + configs/guest.config (+ KCONFIG fragments).
+# 4. Configure: x86_64_defconfig + kvm_guest.config + configs/guest.config (+ configs/guest-SERIES.config,
+#    + KCONFIG fragments).
 frags=("$src/arch/x86/configs/x86_64_defconfig" "$src/kernel/configs/kvm_guest.config" "$PINWB_TOP/configs/guest.config")
+# A series' own additions (configs/guest-6.12.config: XFS, which only the 6.12 series opts in).
+[ -f "$PINWB_TOP/configs/guest-$PINWB_SERIES.config" ] && frags+=("$PINWB_TOP/configs/guest-$PINWB_SERIES.config")
 for k in ${KCONFIG:-}; do frags+=("$PINWB_TOP/configs/$k.config"); done
 cfg_stamp=$( cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$src/.config" ] || [ "$(cat "$src/.pinwb-config" 2>/dev/null)" != "$cfg_stamp" ]; then
