@@ -47,11 +47,6 @@ static void cleanup(void)
 	*tmpfs_dir = *btrfs_dir = 0;
 }
 
-static const char *errname(int err)
-{
-	return strerrorname_np(err) ?: strerror(err);
-}
-
 /*
  * Register a writable MR over dir/name; with write_it, RDMA-write a generation and check it
  * through the CPU mapping. Returns 0 or the registration's errno; *data_ok says whether the
@@ -153,12 +148,12 @@ int pw_test(int argc, char **argv)
 	err_tmpfs = try_fs(&d, &qp, &src, tmpfs_dir, true, &ok_tmpfs);
 	pw_ok(!err_tmpfs && ok_tmpfs, "tmpfs: writable file MR %s%s",
 	      err_tmpfs ? "refused: " : "registered",
-	      err_tmpfs ? errname(err_tmpfs) : ok_tmpfs ? ", RDMA writes visible" : ", RDMA writes lost");
+	      err_tmpfs ? pw_errname(err_tmpfs) : ok_tmpfs ? ", RDMA writes visible" : ", RDMA writes lost");
 
 	err_ext4 = try_fs(&d, &qp, &src, pw_scratch(), true, &ok_ext4);
 	pw_ok(!err_ext4 && ok_ext4, "ext4: writable file MR %s%s",
 	      err_ext4 ? "refused: " : "registered",
-	      err_ext4 ? errname(err_ext4) : ok_ext4 ? ", RDMA writes visible" : ", RDMA writes lost");
+	      err_ext4 ? pw_errname(err_ext4) : ok_ext4 ? ", RDMA writes visible" : ", RDMA writes lost");
 
 	why = setup_btrfs();
 	if (why) {
@@ -167,16 +162,16 @@ int pw_test(int argc, char **argv)
 	} else {
 		err_btrfs = try_fs(&d, &qp, &src, btrfs_dir, false, &ok_btrfs);
 		pw_ok(err_btrfs == EFAULT, "btrfs (not opted in): writable file MR %s%s (want EFAULT)",
-		      err_btrfs ? "refused: " : "registered", err_btrfs ? errname(err_btrfs) : "");
+		      err_btrfs ? "refused: " : "registered", err_btrfs ? pw_errname(err_btrfs) : "");
 		snprintf(btrfs_seen, sizeof(btrfs_seen), "%s%s", err_btrfs ? "refused " : "registered",
-			 err_btrfs ? errname(err_btrfs) : "");
+			 err_btrfs ? pw_errname(err_btrfs) : "");
 	}
 	pw_pins_settle(pins0, 5000);
 	cleanup();
 
 	pw_seen("writable file MR: tmpfs %s, ext4 %s, btrfs %s",
-		err_tmpfs ? errname(err_tmpfs) : "registered",
-		err_ext4 ? errname(err_ext4) : "registered", btrfs_seen);
+		err_tmpfs ? pw_errname(err_tmpfs) : "registered",
+		err_ext4 ? pw_errname(err_ext4) : "registered", btrfs_seen);
 
 	pw_src_destroy(&src);
 	pw_qp_pair_destroy(&qp);

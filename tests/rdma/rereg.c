@@ -39,11 +39,6 @@ const char pw_description[] = "ibv_rereg_mr cannot make a read-only MR over an O
 #define NBLK 16
 #define GEN 1
 
-static const char *errname(int err)
-{
-	return strerrorname_np(err) ?: strerror(err);
-}
-
 /*
  * IB_USER_VERBS_CMD_REREG_MR through the legacy write() interface: change only the access flags
  * of mr (IB_MR_REREG_ACCESS, which is IBV_REREG_MR_CHANGE_ACCESS). On success the MR's keys are
@@ -96,7 +91,7 @@ int pw_test(int argc, char **argv)
 	err = -pw_fmr_open(&d, &f, path, NBLK * PW_BLOCK, PROT_READ, IBV_ACCESS_REMOTE_READ);
 	if (err)
 		pw_skip_all("read-only MR over an O_RDONLY file's PROT_READ mapping not registered (%s): nothing to rereg",
-			    errname(err));
+			    pw_errname(err));
 	pw_plan(6);
 
 	/* 1. The command works: another read-only access (where rxe has rereg at all). */
@@ -106,10 +101,10 @@ int pw_test(int argc, char **argv)
 	ret = rereg_access(f.mr, 0);
 	if (has_rereg)
 		pw_ok(!ret, "rereg of the access flags to another read-only access (0) succeeds (%s)",
-		      ret ? errname(-ret) : "0");
+		      ret ? pw_errname(-ret) : "0");
 	else
 		pw_ok(ret == -EOPNOTSUPP, "rereg on %s's rxe, which has none: EOPNOTSUPP (%s)",
-		      uts.release, ret ? errname(-ret) : "it succeeded");
+		      uts.release, ret ? pw_errname(-ret) : "it succeeded");
 
 	/* 2. Make it writable: must be refused, with the error of the kernel's rereg. */
 	ret = rereg_access(f.mr, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
@@ -117,7 +112,7 @@ int pw_test(int argc, char **argv)
 	err = -ret;
 	pw_ok(ret == (has_rereg ? -EACCES : -EOPNOTSUPP),
 	      "rereg of the access flags to LOCAL_WRITE|REMOTE_WRITE refused with %s (%s)",
-	      has_rereg ? "EACCES" : "EOPNOTSUPP", ret ? errname(err) : "it succeeded");
+	      has_rereg ? "EACCES" : "EOPNOTSUPP", ret ? pw_errname(err) : "it succeeded");
 
 	/* 2. Write through it anyway, with the rkey it has now. */
 	pw_qp_pair_create(&d, &qp, 16);
@@ -150,7 +145,7 @@ int pw_test(int argc, char **argv)
 	pw_ok(disk.n[PW_BLK_OK] == NBLK, "on disk: the file holds generation %d (%s)", GEN,
 	      pw_tally_str(&disk));
 	pw_seen("rereg to write access: %s; RDMA WRITE: %s; file: %zu of %d blocks unchanged in the pinned pages, %zu on disk",
-		ret ? errname(err) : "ACCEPTED", wr_failed ? "failed" : "completed",
+		ret ? pw_errname(err) : "ACCEPTED", wr_failed ? "failed" : "completed",
 		pinned.n[PW_BLK_OK], NBLK, disk.n[PW_BLK_OK]);
 
 	free(map);

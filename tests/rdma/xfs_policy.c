@@ -37,11 +37,6 @@ const char pw_description[] = "XFS: a plain file registers; FICLONE into or out 
 #define ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE)
 #define XFS_MAGIC 0x58465342
 
-static const char *errname(int err)
-{
-	return err ? strerrorname_np(err) ?: strerror(err) : "success";
-}
-
 /*
  * FICLONE of the whole of src into dst; 0 or the errno. dst is created, or truncated first with
  * trunc (never the registered file: a truncate takes its pages out of the page cache, pinned or
@@ -99,7 +94,7 @@ int pw_test(int argc, char **argv)
 	unlink(clone);
 	if (err)
 		pw_skip_all("FICLONE on this XFS fails with %s (mkfs.xfs -m reflink=1 needed)",
-			    errname(err));
+			    pw_errname(err));
 
 	pw_plan(6);
 	pins0 = pw_pins_outstanding();
@@ -111,10 +106,10 @@ int pw_test(int argc, char **argv)
 
 	err_out = clone_file(path, clone, true);
 	pw_ok(err_out == EBUSY, "FICLONE out of the registered file: %s (want EBUSY)",
-	      errname(err_out));
+	      pw_errname(err_out));
 	unlink(clone);
 	err_in = clone_file(other, path, false);
-	pw_ok(err_in == EBUSY, "FICLONE into the registered file: %s (want EBUSY)", errname(err_in));
+	pw_ok(err_in == EBUSY, "FICLONE into the registered file: %s (want EBUSY)", pw_errname(err_in));
 	/* A clone into the file that went through would have replaced the device's data. */
 	pw_tally(r.f.addr, 0, NBLK, 3, &t);
 	if (!err_in)
@@ -127,19 +122,19 @@ int pw_test(int argc, char **argv)
 		pw_die("fsync %s: %s", path, strerror(errno));
 	close(fd);
 	err = clone_file(path, clone, true);
-	pw_ok(!err, "FICLONE out of the file once deregistered and synced: %s", errname(err));
+	pw_ok(!err, "FICLONE out of the file once deregistered and synced: %s", pw_errname(err));
 
 	err_src = try_register(&r.d, path);
 	pw_ok(err_src == EFAULT, "registration of the reflinked source: %s (want EFAULT)",
-	      errname(err_src));
+	      pw_errname(err_src));
 	err_dst = err ? -1 : try_register(&r.d, clone);
 	pw_ok(err_dst == EFAULT, "registration of the clone: %s (want EFAULT)",
-	      err_dst < 0 ? "no clone" : errname(err_dst));
+	      err_dst < 0 ? "no clone" : pw_errname(err_dst));
 
 	pw_pins_settle(pins0, 5000);
 	pw_seen("registered: FICLONE out %s, in %s; after: clone %s, registration of source %s, of clone %s",
-		errname(err_out), errname(err_in), errname(err), errname(err_src),
-		err_dst < 0 ? "-" : errname(err_dst));
+		pw_errname(err_out), pw_errname(err_in), pw_errname(err), pw_errname(err_src),
+		err_dst < 0 ? "-" : pw_errname(err_dst));
 	unlink(clone);
 	unlink(other);
 	unlink(path);

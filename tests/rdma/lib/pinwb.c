@@ -1312,3 +1312,8 @@ void pw_cg_enter(const char *name, long long max_bytes)
 		atexit(pw_cg_leave);
 	registered = true;
 }
+
+const char *pw_errname(int err)
+{
+	return err ? strerrorname_np(err) ?: strerror(err) : "success";
+}

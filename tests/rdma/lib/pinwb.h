@@ -284,6 +284,8 @@ void pw_metric(long long value, const char *unit);
 
 /* ---- kernel state ---- */
 long long pw_vmstat(const char *name);		/* -1 if absent */
+/* An errno by its name (EFAULT), or "success" for 0. */
+const char *pw_errname(int err);
 /* The number after "key:" in a /proc file such as /proc/meminfo (kB there); -1 if absent. */
 long long pw_proc_field(const char *path, const char *key);
 /* CLOCK_MONOTONIC, in seconds. */
