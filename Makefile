@@ -34,7 +34,7 @@ endif
 # 6.1 builds in build/, any other series in build/<series>/ (scripts/lib.sh says the same).
 BUILD_ROOT := $(TOP)/build$(if $(filter-out 6.1,$(SERIES)),/$(SERIES))
 RESULTS := results$(if $(filter-out 6.1,$(SERIES)),/$(SERIES))
-export BASE_OK KCONFIG TOPOLOGY GROUP SERIES FS
+export BASE_OK KCONFIG TOPOLOGY GROUP SERIES
 
 # KCONFIG=debug (configs/debug.config: KASAN, lockdep, ...): a kernel tree of its own under
 # build/debug, so the normal build stays warm; tests get more time and the guest more memory.
@@ -95,7 +95,7 @@ lint: deps-lint deps-kernel tests
 # the runner's own tests and the lint rows go with the patched kernel only.
 CHECK_FULL := $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS)),$(filter-out patched,$(KERNEL))),,1)
 check: check-host $(if $(filter patched,$(KERNEL)),kernel,check-deb-built) tests deps-vm $(if $(CHECK_FULL),check-meta lint-rows)
-	@scripts/check.sh --kernel $(KERNEL) --xfail tests/xfail.list \
+	@scripts/check.sh --kernel $(KERNEL) --fs $(or $(FS),ext4) --xfail tests/xfail.list \
 		$(if $(or $(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,--host results/host) \
 		$(if $(CHECK_FULL),--host $(RESULTS)/meta --host $(RESULTS)/lint) $(TESTS)
 

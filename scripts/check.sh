@@ -12,14 +12,14 @@
 # must be listed in tests/skip.list for this kernel with a matching message, or it fails the test.
 # --topology 2node runs the tests of tests/rdma/TESTS.2node with the RDMA writer in a second
 # guest (scripts/vm/pair.sh); results then go to results/<kernel>-2node by default.
-# --fs xfs (or FS=xfs) runs the tests of tests/rdma/TESTS.xfs on XFS instead of ext4 (the guest's
+# --fs xfs (make check FS=xfs) runs the tests of tests/rdma/TESTS.xfs on XFS instead of ext4 (the guest's
 # PINWB_FS); results then go to results/<kernel>-xfs by default.
 # Exit status: 0 if nothing failed and nothing passed unexpectedly.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$PINWB_TOP/tests/rules.sh"
 
-kernel=patched xfail='' results='' hostdirs=() topology=${TOPOLOGY:-1node} fs=${FS:-ext4}
+kernel=patched xfail='' results='' hostdirs=() topology=${TOPOLOGY:-1node} fs=ext4
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;

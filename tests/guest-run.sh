@@ -160,7 +160,7 @@ run_once() {
 		leftover=${leftover:-"the scratch filesystem could not be unmounted (still in use)"}
 	elif [ "$PINWB_FS" = xfs ]; then
 		# The filesystem the test leaves must be consistent (issue 21).
-		if xfs_repair -n "$PINWB_DISK" > "$res/$t.xfs_repair" 2>&1; then
+		if timeout 120 xfs_repair -n "$PINWB_DISK" > "$res/$t.xfs_repair" 2>&1; then
 			echo "# xfs_repair -n $PINWB_DISK: no problems" >> "$full"
 		else
 			cat "$res/$t.xfs_repair" >> "$full"

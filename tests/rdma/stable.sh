@@ -17,7 +17,7 @@ fs=${PINWB_FS:-ext4}
 cleanup() {
 	local bad=0
 	if umount "$mnt" 2>/dev/null && [ "$fs" = xfs ] && [ -b "${dev:-}" ]; then
-		if out=$(xfs_repair -n "$dev" 2>&1); then echo "# xfs_repair -n $dev: no problems"
+		if out=$(timeout 120 xfs_repair -n "$dev" 2>&1); then echo "# xfs_repair -n $dev: no problems"
 		else echo "$out" | tail -n 20 | sed 's/^/# /'; echo "not ok - xfs_repair -n $dev found problems"; bad=1
 		fi
 	fi

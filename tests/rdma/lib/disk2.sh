@@ -45,7 +45,7 @@ mkfs_mount_fs() {
 fs_check() {
 	local out
 	[ -n "${fs_check_dev:-}" ] || return 0
-	if ! out=$(xfs_repair -n "$fs_check_dev" 2>&1); then
+	if ! out=$(timeout 120 xfs_repair -n "$fs_check_dev" 2>&1); then
 		echo "$out" | tail -n 20 | sed 's/^/# /'
 		echo "not ok - xfs_repair -n $fs_check_dev found problems"
 		return 1
