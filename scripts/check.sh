@@ -39,6 +39,7 @@ esac
 case "$fs" in
 ext4) ;;
 xfs) [ "$topology" = 1node ] || die "check.sh: --fs xfs runs in the one-node topology only"
+     [ "$PINWB_SERIES" != 6.1 ] || die "check.sh: --fs xfs needs the 6.12 series (SERIES=6.12): the 6.1 series has no XFS opt-in and its kernels are built without XFS (issue 21)"
      list=$PINWB_TOP/tests/rdma/TESTS.xfs suffix=-xfs ;;
 *) die "check.sh: --fs must be ext4 or xfs, not '$fs'" ;;
 esac
@@ -268,7 +269,7 @@ done
 	printf '%s' "$cases"
 	echo '</testsuite>'
 } > "$junit"
-echo "kernel: $(sed -n 's/^kernel: //p' "$results"/guest-info "$results"/*/guest-info 2>/dev/null | head -n 1) ($kernel${suffix:+, two guests}); VM ${total}s; results in ${results#"$PINWB_TOP"/}/"
+echo "kernel: $(sed -n 's/^kernel: //p' "$results"/guest-info "$results"/*/guest-info 2>/dev/null | head -n 1) ($kernel$([ "$topology" = 2node ] && echo ", two guests")$([ "$fs" = xfs ] && echo ", XFS")); VM ${total}s; results in ${results#"$PINWB_TOP"/}/"
 [ -f "$results/peer/summary" ] && cat "$results/peer/summary"
 [ $nxfail -gt 0 ] && echo "($nxfail of the skipped are XFAIL: known bugs, each naming the issue that fixes it)"
 [ $xpass -gt 0 ] && echo "($xpass XPASS counted as failed: a test on the expected-failure list passed)"
