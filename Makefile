@@ -5,7 +5,8 @@
 #                 (GROUP=quick or slow: only that group of tests/rdma/TESTS)
 #                 (KCONFIG=debug: the same on a KASAN/lockdep kernel built in build/debug;
 #                  TOPOLOGY=2node, for check and repro: the RDMA writer in a second guest;
-#                  FS=xfs, for check: the tests of tests/rdma/TESTS.xfs on XFS instead of ext4)
+#                  FS=xfs, for check (SERIES=6.12) and repro: the tests of tests/rdma/TESTS.xfs on
+#                  XFS instead of ext4; repro FS=xfs checks tests/expect.xfs)
 #   make kernel   unpack linux-source-6.1, apply patches/6.1/series, build build/bzImage
 #   SERIES=6.12 (any target): the 6.12 series instead - patches/6.12 on Debian's linux-source-6.12,
 #                 built in build/6.12, results in results/6.12; tests, rig and configs are shared

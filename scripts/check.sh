@@ -39,7 +39,8 @@ esac
 case "$fs" in
 ext4) ;;
 xfs) [ "$topology" = 1node ] || die "check.sh: --fs xfs runs in the one-node topology only"
-     [ "$PINWB_SERIES" != 6.1 ] || die "check.sh: --fs xfs needs the 6.12 series (SERIES=6.12): the 6.1 series has no XFS opt-in and its kernels are built without XFS (issue 21)"
+     [ "$PINWB_SERIES" != 6.1 ] || [ "$kernel" = stock ] ||
+	die "check.sh: --fs xfs on 6.1 runs on Debian's stock kernel only (--kernel stock): the 6.1 series has no XFS opt-in and the rig's 6.1 kernels are built without XFS; the XFS opt-in is in SERIES=6.12 (issue 21)"
      list=$PINWB_TOP/tests/rdma/TESTS.xfs suffix=-xfs ;;
 *) die "check.sh: --fs must be ext4 or xfs, not '$fs'" ;;
 esac
@@ -143,7 +144,7 @@ if [ ${#guest_tests[@]} -gt 0 ]; then
 	tests+=(kernel-log)
 fi
 for t in "${host_tests[@]}"; do
-	"$PINWB_TOP/tests/rdma/$t.host" "$kernel" "$results"
+	PINWB_FS=$fs "$PINWB_TOP/tests/rdma/$t.host" "$kernel" "$results"
 done
 total=$(( $(date +%s) - start ))
 

@@ -71,14 +71,20 @@ def tests_md():
         if line.strip() and not line.startswith("#"):
             f = line.split()
             meta[f[0]] = (f[1:4] + ["-"] * 3)[:3]
+    xexpect = {}
+    for line in read("tests/expect.xfs").splitlines():
+        if line.strip() and not line.startswith("#"):
+            f = line.split()
+            xexpect[f[0]] = (f[1:7] + ["?"] * 6)[:6]
     xrows = []
     for line in read("tests/rdma/TESTS.xfs").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         f = line.split()
         group, timeout, requires = meta.get(f[0]) or (f[1:4] + ["-"] * 3)[:3]
+        st, _, _, st12, co12, pa12 = xexpect.get(f[0], ["?"] * 6)
         desc = describe(f[0]).replace("|", "\\|")
-        xrows.append(f"| {f[0]} | {group} | {timeout} | {requires} | {desc} |")
+        xrows.append(f"| {f[0]} | {group} | {timeout} | {requires} | {st} | {st12} | {co12} | {pa12} | {desc} |")
     out += ["",
             "## On XFS",
             "",
@@ -86,16 +92,19 @@ def tests_md():
             "(`mkfs.xfs -b size=4096`, reflink on) instead of ext4, with `xfs_repair -n` on every XFS",
             "a test leaves: the tests that are not about one filesystem, and those of XFS alone. Only",
             "the 6.12 series has the XFS opt-in: the patched 6.12 kernel passes them and Debian's 6.12",
-            "refuses them (REFUSED); the rig's 6.1 kernels are built without XFS.",
+            "refuses them (REFUSED). The rig's 6.1 kernels are built without XFS; Debian's stock 6.1",
+            "runs them with its XFS module. `make repro FS=xfs` checks the columns below, from",
+            "`tests/expect.xfs`.",
             "",
-            "| test | group | timeout (s) | requires | what it checks |",
-            "|---|---|---|---|---|"] + xrows
+            "| test | group | timeout (s) | requires | stock 6.1 | stock 6.12 | control 6.12 | patched 6.12 | what it checks |",
+            "|---|---|---|---|---|---|---|---|---|"] + xrows
     return "\n".join(out) + "\n"
 
 
 SOURCES = [
     ("repro", "results/repro.txt", "make repro", "Debian's stock kernels, the control kernels and the patched kernels of both series, one guest each"),
     ("repro-2node", "results/repro-2node.txt", "make repro TOPOLOGY=2node", "the RDMA writer in a second guest"),
+    ("repro-xfs", "results/repro-xfs.txt", "make repro FS=xfs", "the tests of tests/rdma/TESTS.xfs on XFS: Debian's stock 6.1 (its XFS module) and the 6.12 kernels"),
     ("mutants", "results/mutants/table.txt", "make mutants", "the series minus one behaviour at a time; K = a test that passes on the series fails on the mutant"),
     ("bench", "results/bench.txt", "make bench", "medians of the rounds, patched / control"),
     ("bench-6.12", "results/6.12/bench.txt", "make bench SERIES=6.12", "medians of the rounds; the control kernel refuses the file MRs (upstream since 6.5), so the ratios that matter are pinned / plain on the patched kernel"),

@@ -11,14 +11,24 @@
 # RUNS=N runs each test N times in the same guest; the table then says in how many it failed.
 # TOPOLOGY=2node: the tests of tests/rdma/TESTS.2node with the writer in a second guest;
 # results/repro-2node{,.txt,.png}.
+# FS=xfs: the tests of tests/rdma/TESTS.xfs on XFS (issue 21), against tests/expect.xfs, on
+# Debian's stock 6.1 (its XFS module) and the 6.12 kernels; the rig's own 6.1 kernels are built
+# without XFS (the 6.1 series has no XFS opt-in). results/repro-xfs{,.txt,.png}.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-topology=${TOPOLOGY:-1node} list=$PINWB_TOP/tests/rdma/TESTS suffix=
+topology=${TOPOLOGY:-1node} fs=${FS:-ext4} list=$PINWB_TOP/tests/rdma/TESTS suffix=
+expect=$PINWB_TOP/tests/expect
 case "$topology" in
 1node) ;;
 2node) list=$PINWB_TOP/tests/rdma/TESTS.2node suffix=-2node ;;
 *) die "repro.sh: TOPOLOGY must be 1node or 2node, not '$topology'" ;;
+esac
+case "$fs" in
+ext4) ;;
+xfs) [ "$topology" = 1node ] || die "repro.sh: FS=xfs runs in the one-node topology only"
+     list=$PINWB_TOP/tests/rdma/TESTS.xfs suffix=-xfs expect=$PINWB_TOP/tests/expect.xfs ;;
+*) die "repro.sh: FS must be ext4 or xfs, not '$fs'" ;;
 esac
 out=$PINWB_TOP/results/repro$suffix
 tests=("$@")
@@ -29,6 +39,7 @@ for s in 6.1 6.12; do
 	for k in stock control patched; do
 		name=$k; [ "$s" = 6.1 ] || name=$k-$s
 		all+=("$name $s $k")
+		[ "$fs" = xfs ] && [ "$s" = 6.1 ] && [ "$k" != stock ] && continue	# no XFS in them
 		[[ " ${REPRO_SERIES:-6.1 6.12} " == *" $s "* ]] && kernels+=("$name $s $k")
 	done
 done
@@ -53,7 +64,7 @@ if [ "${REPORT_ONLY:-0}" != 1 ]; then
 			continue
 		fi
 		echo "== $name kernel =="
-		SERIES=$s PINWB_BUILD='' PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --topology "$topology" --results "$out/$name" "${tests[@]}" | tail -n +2
+		SERIES=$s PINWB_BUILD='' PINWB_REPEAT=${RUNS:-1} "$PINWB_TOP/scripts/check.sh" --kernel "$k" --topology "$topology" --fs "$fs" --results "$out/$name" "${tests[@]}" | tail -n +2
 	done
 fi
 
@@ -86,7 +97,7 @@ while read -r name rest; do
 		want[$name/${all[$i]%% *}]=$w
 		i=$((i + 1))
 	done
-done < "$PINWB_TOP/tests/expect"
+done < "$expect"
 mark() {	# mark KERNEL TEST: the verdict, with "!" when it departs from tests/expect
 	local r w
 	r=$(res "$1" "$2")
@@ -110,9 +121,9 @@ done
 table=$PINWB_TOP/results/repro$suffix.txt
 data=$out/chart.dat
 {
-	echo "pinwb repro${suffix:+ ($topology)}: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "pinwb repro${suffix:+ (${suffix#-})}: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	for c in "${cols[@]}"; do echo "  $c: $(kver "$c")"; done
-	echo "commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(for sd in "$PINWB_TOP"/patches/*/; do printf '%s %s ' "$(basename "$sd")" "$(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$sd/cover-letter.txt" 2>/dev/null)"; done), expectations tests/expect (\"!\": departs from it)"
+	echo "commit $(git -C "$PINWB_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown), series $(for sd in "$PINWB_TOP"/patches/*/; do printf '%s %s ' "$(basename "$sd")" "$(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$sd/cover-letter.txt" 2>/dev/null)"; done), expectations ${expect#"$PINWB_TOP"/} (\"!\": departs from it)"
 	printf '%-17s' TEST; for c in "${cols[@]}"; do printf ' %-13s' "${c^^}"; done; echo " WHAT WAS SEEN (last run)"
 	for t in "${tests[@]}"; do
 		printf '%-17s' "$t"; for c in "${cols[@]}"; do printf ' %-13s' "$(mark "$c" "$t")"; done; echo

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run tests/rdma tests inside a pinwb guest (or on a real host: see docs/rig.md), blktests-style.
 #
-# usage: tests/guest-run.sh [TEST...]     (default: every test in tests/rdma/TESTS)
+# usage: tests/guest-run.sh [TEST...]     (default: every test in tests/rdma/TESTS; TESTS.xfs with PINWB_FS=xfs)
 # For each test: a fresh ext4 (-b 4096; XFS with PINWB_FS=xfs, checked with xfs_repair -n after
 # the test) on $PINWB_DISK mounted at $PINWB_SCRATCH, a marker in
 # /dev/kmsg, the test (tests/rdma/NAME.sh if present, else tests/rdma/bin/NAME), then the rules
@@ -54,7 +54,7 @@ tdir=$top/${PINWB_TESTDIR:-tests/rdma}
 mkdir -p "$res" "$PINWB_SCRATCH"
 
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$top/tests/rdma/TESTS" | awk '{print $1}')
+[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v -e '^#' -e '^[[:space:]]*$' "$top/tests/rdma/TESTS$([ "${PINWB_FS:-ext4}" = xfs ] && echo .xfs)" | awk '{print $1}')
 printf '%s\n' "${tests[@]}" > "$res/order"
 
 { echo "kernel: $(uname -r)"; echo "filesystem: $PINWB_FS"; grep -E '^nr_foll_pin' /proc/vmstat; } > "$res/kernel.txt"
@@ -164,7 +164,7 @@ run_once() {
 			echo "# xfs_repair -n $PINWB_DISK: no problems" >> "$full"
 		else
 			cat "$res/$t.xfs_repair" >> "$full"
-			leftover=${leftover:-"xfs_repair -n $PINWB_DISK found problems: $(grep -v -E '^(Phase|[[:space:]]*-|[[:space:]]*$)' "$res/$t.xfs_repair" | head -n 1)"}
+			leftover=${leftover:-"xfs_repair -n $PINWB_DISK found problems: $(grep -v -E '^(Phase|[[:space:]]*-|[[:space:]]*$)' "$res/$t.xfs_repair" | head -n 1 | tr -d '|')"}
 		fi
 	fi
 	# What a test must not leave behind: the knob set, mounts of the second disk, loop or

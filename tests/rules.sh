@@ -35,6 +35,7 @@ pins_settle() {
 # tests_meta NAME: its "GROUP TIMEOUT REQUIRES" from tests/rdma/TESTS, or for a test that runs on
 # XFS only from tests/rdma/TESTS.xfs; nothing for a test in neither.
 tests_meta() {
-	awk -v t="$1" '$1 == t && $1 !~ /^#/ && NF >= 4 { print $2, $3, $4; exit }' \
+	awk -v t="$1" '$1 == t && $1 !~ /^#/ && NF >= 4 { print $2, $3, $4; exit }
+		$1 == t && NF > 1 && NF < 4 { printf "tests_meta: %s: the line of %s has %d fields, not 4 (NAME GROUP TIMEOUT REQUIRES): ignored\n", FILENAME, t, NF > "/dev/stderr" }' \
 		"$PINWB_TOP/tests/rdma/TESTS" "$PINWB_TOP/tests/rdma/TESTS.xfs"
 }

@@ -16,7 +16,9 @@ fs=${PINWB_FS:-ext4}
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	local bad=0
-	if umount "$mnt" 2>/dev/null && [ "$fs" = xfs ] && [ -b "${dev:-}" ]; then
+	if ! umount "$mnt" 2>/dev/null && mountpoint -q "$mnt"; then
+		echo "not ok - $mnt could not be unmounted$([ "$fs" = xfs ] && echo ", so xfs_repair -n did not run")"; bad=1
+	elif [ "$fs" = xfs ] && [ -b "${dev:-}" ]; then
 		if out=$(timeout 120 xfs_repair -n "$dev" 2>&1); then echo "# xfs_repair -n $dev: no problems"
 		else echo "$out" | tail -n 20 | sed 's/^/# /'; echo "not ok - xfs_repair -n $dev found problems"; bad=1
 		fi

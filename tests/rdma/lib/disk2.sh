@@ -45,6 +45,10 @@ mkfs_mount_fs() {
 fs_check() {
 	local out
 	[ -n "${fs_check_dev:-}" ] || return 0
+	if [ -n "${mnt:-}" ] && mountpoint -q "$mnt"; then
+		echo "not ok - $mnt could not be unmounted, so xfs_repair -n $fs_check_dev did not run"
+		return 1
+	fi
 	if ! out=$(timeout 120 xfs_repair -n "$fs_check_dev" 2>&1); then
 		echo "$out" | tail -n 20 | sed 's/^/# /'
 		echo "not ok - xfs_repair -n $fs_check_dev found problems"
