@@ -130,7 +130,7 @@ data=$out/chart.dat
 		for c in "${cols[@]}"; do printf '%-17s %-13s %s\n' "" "$c:" "$(seen "$c" "$t")"; done
 	done
 	for m in "${missing[@]}"; do
-		echo "($m kernel: no results (not built, so not run); its column of tests/expect was not checked)"
+		echo "($m kernel: no results (not built, so not run); its column of ${expect#"$PINWB_TOP"/} was not checked)"
 	done
 } > "$table"
 : > "$data"
@@ -173,7 +173,7 @@ fi
 # Departures from tests/expect (marked "!" in the table) fail make repro.
 departures=$(grep -E '^[^ (]' "$table" | tail -n +4 | grep -o '!' | wc -l)
 if [ "$departures" -gt 0 ]; then
-	echo "make repro: $departures result(s) depart from tests/expect (marked \"!\" above)"
+	echo "make repro: $departures result(s) depart from ${expect#"$PINWB_TOP"/} (marked \"!\" above)"
 	exit 1
 fi
-echo "make repro: every result as tests/expect says"
+echo "make repro: every result as ${expect#"$PINWB_TOP"/} says"

@@ -13,6 +13,8 @@
 #   --results DIR            the results share (default results/run-<kernel>)
 #   --disk SIZE              size of each of the two fresh raw disks, vda and vdb (default 2G)
 #   --keep-disk              keep the disk images (in DIR/disks) after the guest is gone
+#   --scratch IMAGE          the scratch disk (vda, serial pinwb-scratch) is this raw image, not a
+#                            fresh one; the guest writes to it, and it stays after the guest
 #   --net listen:PORT|connect:PORT   a virtio-net card on a QEMU socket netdev on 127.0.0.1:PORT
 #                            (the listening guest first), the private link of a two-node run
 #   --ip ADDR/PREFIX         the guest's address on that card (PINWB_NETDEV names it in the guest)
@@ -26,7 +28,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-kernel=patched mem=${VM_MEM:-2G} smp=2 timeout=${VM_TIMEOUT:-900} results='' disk=2G keep=0
+kernel=patched mem=${VM_MEM:-2G} smp=2 timeout=${VM_TIMEOUT:-900} results='' disk=2G keep=0 scratch=
 net='' ip='' mac=52:54:00:99:00:01
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--results) results=$2; shift 2 ;;
 	--disk) disk=$2; shift 2 ;;
 	--keep-disk) keep=1; shift ;;
+	--scratch) scratch=$2; shift 2 ;;
 	--net) net=$2; shift 2 ;;
 	--ip) ip=$2; shift 2 ;;
 	--mac) mac=$2; shift 2 ;;
@@ -92,7 +95,14 @@ printf '%q ' "$@" > "$results/cmd"; echo >> "$results/cmd"
 pwd > "$results/cwd"
 disks=$results/disks
 rm -rf "$disks"; mkdir -p "$disks"
-truncate -s "$disk" "$disks/vda.img" "$disks/vdb.img"
+truncate -s "$disk" "$disks/vdb.img"
+if [ -n "$scratch" ]; then
+	[ -f "$scratch" ] || die "run.sh: --scratch $scratch: no such image"
+	scratch=$(cd "$(dirname "$scratch")" && pwd)/$(basename "$scratch")
+else
+	scratch=$disks/vda.img
+	truncate -s "$disk" "$scratch"
+fi
 
 # shellcheck disable=SC2054 # commas inside QEMU's own option values
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -machine q35 -smp "$smp" -m "$mem"
@@ -102,7 +112,7 @@ qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -machine q35 -smp "$sm
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=/dev/root
 	-fsdev "local,id=results,path=$results,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=results,mount_tag=results
-	-drive "file=$disks/vda.img,format=raw,if=none,id=scratch,cache=none"
+	-drive "file=$scratch,format=raw,if=none,id=scratch,cache=none"
 	-device virtio-blk-pci,drive=scratch,serial=pinwb-scratch
 	-drive "file=$disks/vdb.img,format=raw,if=none,id=disk2,cache=none"
 	-device virtio-blk-pci,drive=disk2,serial=pinwb-disk2
@@ -122,7 +132,7 @@ qpid=$!
 if [ -n "${VM_KILL_ON:-}" ]; then
 	while kill -0 "$qpid" 2>/dev/null; do
 		if [ -e "$results/$VM_KILL_ON" ]; then
-			pkill -KILL -P "$qpid" qemu-system-x86 2>/dev/null; pkill -KILL -f "$disks/vda.img" 2>/dev/null
+			pkill -KILL -P "$qpid" qemu-system-x86 2>/dev/null; pkill -KILL -f "file=$scratch," 2>/dev/null
 			echo "killed by host at the guest's request" > "$results/killed"; break
 		fi
 		sleep 0.2

@@ -16,9 +16,11 @@ fs=${PINWB_FS:-ext4}
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	local bad=0
-	if ! umount "$mnt" 2>/dev/null && mountpoint -q "$mnt"; then
+	# The test's last fput() may still be pending (delayed_fput()): retry a busy umount for 5 s.
+	for _ in $(seq 25); do mountpoint -q "$mnt" || break; umount "$mnt" 2>/dev/null && break; sleep 0.2; done
+	if mountpoint -q "$mnt"; then
 		echo "not ok - $mnt could not be unmounted$([ "$fs" = xfs ] && echo ", so xfs_repair -n did not run")"; bad=1
-	elif [ "$fs" = xfs ] && [ -b "${dev:-}" ]; then
+	elif [ "$fs" = xfs ] && [ "${made_fs:-0}" = 1 ]; then
 		if out=$(timeout 120 xfs_repair -n "$dev" 2>&1); then echo "# xfs_repair -n $dev: no problems"
 		else echo "$out" | tail -n 20 | sed 's/^/# /'; echo "not ok - xfs_repair -n $dev found problems"; bad=1
 		fi
@@ -50,7 +52,8 @@ if [ "$mode" != D ]; then
 fi
 case "$fs" in
 ext4) mkfs.ext4 -q -F -b 4096 "$dev" >/dev/null 2>&1 || { echo "# mkfs.ext4 on $dev failed"; exit 1; } ;;
-xfs) mkfs.xfs -q -f -b size=4096 "$dev" >/dev/null 2>&1 || { echo "# mkfs.xfs on $dev failed"; exit 1; } ;;
+xfs) mkfs.xfs -q -f -b size=4096 "$dev" >/dev/null 2>&1 || { echo "# mkfs.xfs on $dev failed"; exit 1; }
+     made_fs=1 ;;
 *) echo "# PINWB_FS is ext4 or xfs, not '$fs'"; exit 1 ;;
 esac
 mkdir -p "$mnt"; mount -t "$fs" "$dev" "$mnt" || { echo "# mount -t $fs $dev failed"; exit 1; }
