@@ -42,7 +42,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
 	n=$((n + 1))
 	d=$results/crash/$n
 	mkdir -p "$d"
-	"$PINWB_TOP/tests/rdma/crash.host" "$kernel" "$d" > /dev/null 2>&1
+	PINWB_FS=ext4 "$PINWB_TOP/tests/rdma/crash.host" "$kernel" "$d" > /dev/null 2>&1
 	IFS='|' read -r _ result secs reason < "$d/crash.result" 2>/dev/null || { result=fail secs=0 reason="no result"; }
 	lost=$(sed -n 's/^# metric: \([0-9][0-9]*\) .*/\1/p' "$d/crash.full" 2>/dev/null | tail -n 1)
 	echo "$n crash $result $secs ${lost:--} 1 - ${reason:-}" >> "$results/crash.log"

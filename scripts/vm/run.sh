@@ -90,7 +90,8 @@ esac
 results=${results:-$PINWB_RESULTS/run-$kernel}
 mkdir -p "$results"
 results=$(cd "$results" && pwd)
-rm -f "$results/rc" "$results/cmd.out" "$results/console.log" "$results/guest-info" "$results/stopped-by-pair"
+rm -f "$results/rc" "$results/cmd.out" "$results/console.log" "$results/guest-info" "$results/stopped-by-pair" \
+	"$results/killed" "$results/qemu-aborted.out" "$results/console-aborted.log"
 printf '%q ' "$@" > "$results/cmd"; echo >> "$results/cmd"
 pwd > "$results/cwd"
 disks=$results/disks
@@ -142,11 +143,13 @@ fi
 wait "$qpid" 2>/dev/null; qrc=$?
 # QEMU itself may abort on an assertion of its own while the kernel boots (under TCG, once in
 # about 125 boots of the soak of 1 Dec: msix_table_mmio_write). Before the guest's init has run
-# (no guest-info) nothing has touched the disks or the results: boot once more.
-if [ "$boot" = 1 ] && [ "$qrc" = 134 ] && [ ! -e "$results/guest-info" ] &&
+# (no guest-info) nothing has touched the disks or the results: boot once more. Not a guest of a
+# pair (--net): its peer's link would not come back.
+if [ "$boot" = 1 ] && [ -z "$net" ] && [ "$qrc" = 134 ] && [ ! -e "$results/guest-info" ] &&
 	grep -q 'Assertion .* failed' "$results/qemu.out" 2>/dev/null; then
 	note "QEMU aborted while the guest booted, before its init ran ($(grep -m1 'Assertion' "$results/qemu.out" | cut -c1-200)); booting once more"
-	mv "$results/qemu.out" "$results/qemu-aborted.out"; mv "$results/console.log" "$results/console-aborted.log"
+	mv -f "$results/qemu.out" "$results/qemu-aborted.out" 2>/dev/null
+	mv -f "$results/console.log" "$results/console-aborted.log" 2>/dev/null
 	continue
 fi
 break
