@@ -140,9 +140,9 @@ int pw_test(int argc, char **argv)
 	struct pw_fmr f;
 	struct pw_dev d;
 	struct stat st;
-	long long pins0, vmpin0, left = -1;
+	long long pins0, vmpin0, left;
 	size_t bad_reg, bad_disk, bad_cached;
-	int ret, i;
+	int ret;
 	char *buf, dev[64];
 	uint64_t *map;
 
@@ -182,10 +182,8 @@ int pw_test(int argc, char **argv)
 	read_file(f.fd, buf);
 	bad_reg = check(buf, "MR registered, read(2)");
 
-	pw_fmr_dereg(&f);
-	/* Unpinning marks the pages dirty: it must be over before the fsync that writes them. */
-	for (i = 0; i < 200 && (left = pw_proc_field("/proc/self/status", "VmPin")) != vmpin0; i++)
-		usleep(50000);
+	/* VmPin (exact, unlike the per-CPU vmstat pin counters) back before the fsync. */
+	left = pw_fmr_dereg_settled(&f, vmpin0);
 	ret = fsync(f.fd);
 	pw_ok(left == vmpin0 && !ret, "deregistered: VmPin back to %lld kB (%lld kB), then fsync: %s",
 	      vmpin0, left, ret ? strerror(errno) : "0");

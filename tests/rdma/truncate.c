@@ -114,7 +114,7 @@ int pw_test(int argc, char **argv)
 	struct pw_fmr f;
 	struct pw_dev d;
 	struct stat st;
-	long long pins0, left = -1, vmpin0;
+	long long pins0, left, vmpin0;
 	int ret, kept_ret, removed_ret, unmapped, i;
 	unsigned int errors;
 	char *buf, dev[64];
@@ -181,14 +181,8 @@ int pw_test(int argc, char **argv)
 	classify(buf, &reg);
 	report(&reg, "MR registered, read(2)");
 
-	pw_fmr_dereg(&f);
-	/*
-	 * Unpinning marks the pages dirty: it must be over before the fsync that writes them. rxe
-	 * may release the MR from deferred work; VmPin drops in ib_umem_release(), right after the
-	 * unpin (exact, unlike the per-CPU vmstat pin counters).
-	 */
-	for (i = 0; i < 200 && (left = pw_proc_field("/proc/self/status", "VmPin")) != vmpin0; i++)
-		usleep(50000);
+	/* VmPin (exact, unlike the per-CPU vmstat pin counters) back before the fsync. */
+	left = pw_fmr_dereg_settled(&f, vmpin0);
 	ret = fsync(f.fd);
 	pw_ok(left == vmpin0 && !ret, "deregistered: VmPin back to %lld kB (%lld kB), then fsync: %s",
 	      vmpin0, left, ret ? strerror(errno) : "0");

@@ -449,6 +449,17 @@ void pw_fmr_dereg(struct pw_fmr *f)
 	f->mr = NULL;
 }
 
+long long pw_fmr_dereg_settled(struct pw_fmr *f, long long vmpin0)
+{
+	long long left = -1;
+	int i;
+
+	pw_fmr_dereg(f);
+	for (i = 0; i < 200 && (left = pw_proc_field("/proc/self/status", "VmPin")) != vmpin0; i++)
+		usleep(50000);
+	return left;
+}
+
 void pw_fmr_close(struct pw_fmr *f)
 {
 	pw_fmr_dereg(f);

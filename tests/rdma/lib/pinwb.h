@@ -121,6 +121,12 @@ struct pw_fmr {
 int pw_fmr_open(struct pw_dev *d, struct pw_fmr *f, const char *path, size_t len, int prot,
 		int access);
 void pw_fmr_dereg(struct pw_fmr *f);
+/*
+ * Deregister, then wait (up to 10 s) until the process's VmPin is back to vmpin0 kB: rxe may
+ * release the MR from deferred work, and unpinning marks the pages dirty, so a test's fsync must
+ * come after it. Returns the VmPin last read.
+ */
+long long pw_fmr_dereg_settled(struct pw_fmr *f, long long vmpin0);
 void pw_fmr_close(struct pw_fmr *f);
 
 /* A local (anonymous) source buffer of nblocks, each block patterned for gen. */
