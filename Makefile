@@ -45,12 +45,6 @@ export PINWB_TEST_TIMEOUT ?= 1200
 export VM_MEM ?= 3G
 endif
 
-# KCONFIG=thp (configs/thp.config: transparent huge pages, so large folios in the page cache, as
-# Debian's kernels have them): a tree of its own under build[/SERIES]/thp.
-ifneq ($(filter thp,$(KCONFIG)),)
-export PINWB_BUILD := $(BUILD_ROOT)/thp
-endif
-
 .PHONY: all deps deps-kernel deps-vm deps-tests deps-lint lint lint-rows kernel stock deb tests check check-host check-deb-built check-meta repro bench soak peers run \
 	export-patches series-check checkpatch clean distclean mutants control docs
 
