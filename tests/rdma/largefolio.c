@@ -13,18 +13,20 @@
  * cut = h + n/2, in the same folio but away from the registered pages:
  *   - truncate: ftruncate() to cut pages;
  *   - punch: FALLOC_FL_PUNCH_HOLE of pages [cut, cut + 4);
+ *   - zero: FALLOC_FL_ZERO_RANGE of pages [cut, cut + 4);
  *   - punch-bytes: FALLOC_FL_PUNCH_HOLE of bytes [100, 300) of page cut;
+ *   - punch-tail: FALLOC_FL_PUNCH_HOLE of page cut and bytes [0, 200) of the next;
  *   - collapse: FALLOC_FL_COLLAPSE_RANGE of pages [cut, cut + 4);
  *   - insert: FALLOC_FL_INSERT_RANGE of 4 pages at cut.
  * The page cache cannot keep part of a folio: truncate_inode_partial_folio() splits it, and a
  * pinned folio cannot be split. The registered pages stay in the file (no operation covers
  * them), so the folio must stay whole, or the device goes on writing into pages the file has
- * dropped and its later writes are lost. Truncate and the page-aligned punch are then right: the
- * cut part is zeroed in the folio, and is beyond EOF or a hole. The others are not: XFS rounds
- * the byte punch out to the page, whose other bytes would be zeroed and written over the file's
- * data, and collapse and insert move the file's blocks under the folio's old contents. Those
- * three must fail with EBUSY while the folio is pinned, change nothing, and go through once the
- * MR is gone. After the operation the device writes generation 3 into the registered pages, and:
+ * dropped and its later writes are lost. Truncate and the page-aligned punch and zero range are
+ * then right: the cut part is zeroed in the folio, and is beyond EOF, a hole or zeroed blocks.
+ * The others are not: XFS rounds a punch that starts or ends inside a page out to the page, whose
+ * other bytes would be zeroed and written over the file's data, and collapse and insert move the
+ * file's blocks under the folio's old contents. Those four must fail with EBUSY while the folio
+ * is pinned, change nothing, and go through once the MR is gone. After the operation the device writes generation 3 into the registered pages, and:
  *  - the registered pages, read through the CPU mapping, are the same physical pages as before
  *    (/proc/self/pagemap);
  *  - read(2) finds the file as the operation (or its refusal) leaves it: the size; generation 3
@@ -62,8 +64,37 @@ const char pw_description[] = "XFS large folios: truncate, hole punch, collapse 
 #define KPF_COMPOUND_TAIL 16
 #define ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE)
 
-enum op { OP_TRUNCATE, OP_PUNCH, OP_PUNCH_BYTES, OP_COLLAPSE, OP_INSERT, OP_NR };
-static const char *const op_name[OP_NR] = { "truncate", "punch", "punch-bytes", "collapse", "insert" };
+enum op { OP_TRUNCATE, OP_PUNCH, OP_ZERO, OP_PUNCH_BYTES, OP_PUNCH_TAIL, OP_COLLAPSE, OP_INSERT,
+	  OP_NR };
+static const char *const op_name[OP_NR] = {
+	"truncate", "punch", "zero", "punch-bytes", "punch-tail", "collapse", "insert"
+};
+/* The ones that must fail with EBUSY while the folio is pinned. */
+#define OP_REFUSED(op) ((op) == OP_PUNCH_BYTES || (op) == OP_PUNCH_TAIL || (op) == OP_COLLAPSE || \
+			(op) == OP_INSERT)
+#define NR_REFUSED 4
+
+/*
+ * Whether pages [h, last] of the mapping are still one folio: page h its head, the others tails
+ * at the matching physical addresses.
+ */
+static bool still_one_folio(const char *map, size_t h, size_t last)
+{
+	uint64_t kf, pfn_h = pw_page_pfn(map + h * PW_BLOCK);
+	size_t i;
+
+	if (!pfn_h || pw_page_kflags(map + h * PW_BLOCK, &kf) || !(kf & (1ull << KPF_COMPOUND_HEAD)))
+		return false;
+	for (i = h + 1; i <= last; i++) {
+		volatile char c = map[i * PW_BLOCK];
+
+		(void)c;
+		if (pw_page_pfn(map + i * PW_BLOCK) != pfn_h + (i - h) ||
+		    pw_page_kflags(map + i * PW_BLOCK, &kf) || !(kf & (1ull << KPF_COMPOUND_TAIL)))
+			return false;
+	}
+	return true;
+}
 
 /* RDMA-write generation gen into the MR's n blocks, patterned for file blocks from fblk. */
 static int dev_write(struct pw_qp_pair *qp, struct pw_src *src, struct ibv_mr *mr, size_t fblk,
@@ -171,6 +202,7 @@ static void want_block(const struct want *w, size_t i, char *blk)
 	if (w->done && i >= w->cut) {
 		switch (w->op) {
 		case OP_PUNCH:
+		case OP_ZERO:
 			if (i < w->cut + HOLE_N) {
 				memset(blk, 0, PW_BLOCK);
 				return;
@@ -186,6 +218,12 @@ static void want_block(const struct want *w, size_t i, char *blk)
 		case OP_COLLAPSE:
 			from = i + HOLE_N;
 			break;
+		case OP_PUNCH_TAIL:
+			if (i == w->cut) {
+				memset(blk, 0, PW_BLOCK);
+				return;
+			}
+			break;
 		default:
 			break;
 		}
@@ -193,6 +231,8 @@ static void want_block(const struct want *w, size_t i, char *blk)
 	pw_fill_block(blk, from, 1);
 	if (w->done && w->op == OP_PUNCH_BYTES && i == w->cut)
 		memset(blk + PUNCH_OFF, 0, PUNCH_LEN);
+	if (w->done && w->op == OP_PUNCH_TAIL && i == w->cut + 1)
+		memset(blk, 0, PUNCH_LEN);
 }
 
 /*
@@ -242,9 +282,17 @@ static int do_op(int fd, enum op op, size_t cut)
 		ret = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, cut * PW_BLOCK,
 				HOLE_N * PW_BLOCK);
 		break;
+	case OP_ZERO:
+		ret = fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, cut * PW_BLOCK,
+				HOLE_N * PW_BLOCK);
+		break;
 	case OP_PUNCH_BYTES:
 		ret = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				cut * PW_BLOCK + PUNCH_OFF, PUNCH_LEN);
+		break;
+	case OP_PUNCH_TAIL:
+		ret = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, cut * PW_BLOCK,
+				PW_BLOCK + PUNCH_LEN);
 		break;
 	case OP_COLLAPSE:
 		ret = fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, cut * PW_BLOCK, HOLE_N * PW_BLOCK);
@@ -279,7 +327,7 @@ static size_t run(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *src, e
 	long long vmpin0, left;
 	uint64_t pfn0[REG_N], pfn1[REG_N], *map;
 	struct pw_fmr f = { .fd = -1 };
-	bool refusable = op == OP_PUNCH_BYTES || op == OP_COLLAPSE || op == OP_INSERT;
+	bool refusable = OP_REFUSED(op);
 	volatile char c;
 	char *buf;
 	int ret, err;
@@ -327,6 +375,10 @@ static size_t run(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *src, e
 		pw_die("ibv_reg_mr of 2 pages of %s: %s", name, strerror(errno));
 	for (i = 0; i < REG_N; i++)
 		pfn0[i] = pw_page_pfn(f.addr + (h + REG_FIRST + i) * PW_BLOCK);
+	/* Still one folio from the registered pages to the cut (nothing split it meanwhile)? */
+	if (!still_one_folio(f.addr, h, w.cut + 1))
+		pw_die("%s: the folio at page %zu changed between finding it and registering pages of it",
+		       name_op, h);
 	if (dev_write(qp, src, f.mr, h + REG_FIRST, REG_N, 2))
 		pw_die("RDMA write of generation 2 failed");
 	/* Written back once: the folio is clean now, to all but the pin. */
@@ -415,8 +467,8 @@ int pw_test(int argc, char **argv)
 	if (access(THP_SYSFS, F_OK))
 		pw_skip_all("kernel without CONFIG_TRANSPARENT_HUGEPAGE: its page cache has order-0 folios only");
 	pw_dev_open(&d);
-	/* Per op: 13 results, and 4 more for the three that the pin may refuse. */
-	pw_plan(OP_NR * 13 + 3 * 4);
+	/* Per op: 13 results, and 4 more for each that the pin must refuse. */
+	pw_plan(OP_NR * 13 + NR_REFUSED * 4);
 	pw_qp_pair_create(&d, &qp, 8);
 	pw_src_create(&d, &src, REG_N);
 	pins0 = pw_pins_outstanding();
