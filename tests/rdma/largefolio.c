@@ -39,6 +39,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +59,7 @@ const char pw_description[] = "XFS large folios: truncate, hole punch, collapse 
 #define HOLE_N 4		/* pages punched, collapsed, inserted */
 #define PUNCH_OFF 100		/* punch-bytes: bytes [100, 300) of the page at the cut */
 #define PUNCH_LEN 200
-#define XFS_MAGIC 0x58465342
 #define THP_SYSFS "/sys/kernel/mm/transparent_hugepage"
-#define KPF_COMPOUND_HEAD 15
-#define KPF_COMPOUND_TAIL 16
 #define ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE)
 
 enum op { OP_TRUNCATE, OP_PUNCH, OP_ZERO, OP_PUNCH_BYTES, OP_PUNCH_TAIL, OP_COLLAPSE, OP_INSERT,
@@ -83,14 +81,14 @@ static bool still_one_folio(const char *map, size_t h, size_t last)
 	uint64_t kf, pfn_h = pw_page_pfn(map + h * PW_BLOCK);
 	size_t i;
 
-	if (!pfn_h || pw_page_kflags(map + h * PW_BLOCK, &kf) || !(kf & (1ull << KPF_COMPOUND_HEAD)))
+	if (!pfn_h || pw_page_kflags(map + h * PW_BLOCK, &kf) || !(kf & (1ull << PW_KPF_COMPOUND_HEAD)))
 		return false;
 	for (i = h + 1; i <= last; i++) {
 		volatile char c = map[i * PW_BLOCK];
 
 		(void)c;
 		if (pw_page_pfn(map + i * PW_BLOCK) != pfn_h + (i - h) ||
-		    pw_page_kflags(map + i * PW_BLOCK, &kf) || !(kf & (1ull << KPF_COMPOUND_TAIL)))
+		    pw_page_kflags(map + i * PW_BLOCK, &kf) || !(kf & (1ull << PW_KPF_COMPOUND_TAIL)))
 			return false;
 	}
 	return true;
@@ -130,7 +128,7 @@ static bool find_large_folio(const char *map, size_t *h, size_t *n, char *sizes,
 		if (i < NBLK) {
 			if (pw_page_kflags(map + i * PW_BLOCK, &kf))
 				pw_die("no /proc/kpageflags word for page %zu of the file", i);
-			if (kf & (1ull << KPF_COMPOUND_TAIL)) {
+			if (kf & (1ull << PW_KPF_COMPOUND_TAIL)) {
 				pages++;
 				continue;
 			}
@@ -462,7 +460,7 @@ int pw_test(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (statfs(pw_scratch(), &sfs))
 		pw_die("statfs %s: %s", pw_scratch(), strerror(errno));
-	if (sfs.f_type != XFS_MAGIC)
+	if (sfs.f_type != XFS_SUPER_MAGIC)
 		pw_skip_all("the scratch filesystem is not XFS: the series' other filesystem (ext4) has no large folios in its page cache on these kernels");
 	if (access(THP_SYSFS, F_OK))
 		pw_skip_all("kernel without CONFIG_TRANSPARENT_HUGEPAGE: its page cache has order-0 folios only");

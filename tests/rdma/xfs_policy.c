@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,6 @@ const char pw_description[] = "XFS: a plain file registers; FICLONE into or out 
 
 #define NBLK 16
 #define ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE)
-#define XFS_MAGIC 0x58465342
 
 /*
  * FICLONE of the whole of src into dst; 0 or the errno. dst is created, or truncated first with
@@ -82,7 +82,7 @@ int pw_test(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (statfs(pw_scratch(), &sf))
 		pw_die("statfs %s: %s", pw_scratch(), strerror(errno));
-	if (sf.f_type != XFS_MAGIC)
+	if (sf.f_type != XFS_SUPER_MAGIC)
 		pw_skip_all("%s is not XFS (make check FS=xfs runs this test)", pw_scratch());
 	/* pw_path() returns a buffer of its own, the same at every call. */
 	snprintf(path, sizeof(path), "%s", pw_path("xfs_policy.dat"));

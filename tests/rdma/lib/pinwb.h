@@ -267,6 +267,8 @@ double pw_wait_on_disk(const char *dev, const uint64_t *map, size_t first, size_
  * mapped (no PTE), -1 if that cannot be known (no /proc/kpageflags, no CAP_SYS_ADMIN).
  */
 #define PW_KPF_DIRTY		4
+#define PW_KPF_COMPOUND_HEAD	15
+#define PW_KPF_COMPOUND_TAIL	16
 #define PW_KPF_WRITEBACK	8
 #define PW_KPF_HWPOISON		19
 #define PW_KPF_UNEVICTABLE	18
