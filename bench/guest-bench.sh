@@ -20,11 +20,12 @@ fresh_fs() {
 
 # Each run of pinwb_bench: its metric lines to stdout; exit 5 (a kernel that refuses writable
 # file MRs, as upstream since 6.5: "# REFUSED") and other failures are remembered for the end.
-refused='' failed=''
+# $suffix, if set, goes after each metric's name (_stable: the disk asking for stable pages).
+refused='' failed='' suffix=''
 bench_run() {
 	local o r
 	o=$("$bench" "$@"); r=$?
-	grep -v '^#\|^KTAP' <<< "$o"
+	grep -v '^#\|^KTAP' <<< "$o" | sed "s/^\([^ ]*\)/\1$suffix/"
 	case $r in
 	0) ;;
 	5) refused=$(grep -m 1 '^# REFUSED' <<< "$o") ;;
@@ -81,6 +82,34 @@ regmem() {
 	echo "$hp0" > /proc/sys/vm/nr_hugepages
 	echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
 }
+# The syncs: fsync of the whole registered range and range syncs inside it, each against the same
+# on plain dirty pages. Twice: on the disk as it is (the rig's virtio disk asks for no stable
+# pages, so the series writes pinned pages in place), then with the disk asking for stable pages
+# (queue/stable_writes, read at mount: the series writes them from copies), metrics *_stable.
+stable_q=/sys/block/$(basename "$(readlink -f "$disk")")/queue/stable_writes
+syncs() {
+	local mib sw0
+	for mib in $fsyncs; do fresh_fs; bench_run fsync "$mib"; done
+	for mib in $ranges; do fresh_fs; bench_run rangesync "$mib"; done
+	sw0=$(cat "$stable_q") || { failed+=" 'syncs' (no $stable_q)"; return; }
+	if [ "$sw0" = 0 ] && echo 1 > "$stable_q"; then
+		suffix=_stable
+		for mib in $fsyncs; do fresh_fs; bench_run fsync "$mib"; done
+		for mib in $ranges; do fresh_fs; bench_run rangesync "$mib"; done
+		suffix=''
+		umount "$PINWB_SCRATCH" 2>/dev/null
+		echo 0 > "$stable_q"
+	else
+		failed+=" 'syncs' (stable_writes of $disk is $sw0 and could not be set to 1)"
+	fi
+}
+# BENCH_SYNC_ONLY=1: the syncs only.
+if [ "${BENCH_SYNC_ONLY:-0}" = 1 ]; then
+	if [ "$quick" = 1 ]; then fsyncs="16" ranges="16"; else fsyncs="64 256" ranges="${BENCH_RANGE_MIB:-256}"; fi
+	echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
+	syncs
+	finish
+fi
 # BENCH_REG_ONLY=1: registration only (file MRs and the memory above), for more rounds of it.
 if [ "${BENCH_REG_ONLY:-0}" = 1 ]; then
 	regmem
@@ -136,8 +165,7 @@ else regs="1 16 64 256" fsyncs="64 256" ranges="${BENCH_RANGE_MIB:-256}" idle="6
 # measurement).
 echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
 for mib in $regs; do fresh_fs; bench_run reg "$mib"; done
-for mib in $fsyncs; do fresh_fs; bench_run fsync "$mib"; done
-for mib in $ranges; do fresh_fs; bench_run rangesync "$mib"; done
+syncs
 echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
 read -r imib isecs <<< "$idle"
 fresh_fs; bench_run idle "$imib" "$isecs"

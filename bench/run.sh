@@ -13,6 +13,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${ROUNDS:-3} base=${BENCH_BASE:-control} scale=${SCALE:-64 256 1024 4096}
 # BENCH_REG_ONLY=1: registration only, and no scaling runs unless SCALE says so.
 [ "${BENCH_REG_ONLY:-0}" = 1 ] && scale=${SCALE:-none}
+# BENCH_SYNC_ONLY=1: the fsync and range-sync comparisons only (in place and from copies), likewise.
+[ "${BENCH_SYNC_ONLY:-0}" = 1 ] && scale=${SCALE:-none}
 scale_rounds=${SCALE_ROUNDS:-1}
 case "$base" in control|stock) ;; *) die "BENCH_BASE must be control or stock, not '$base'" ;; esac
 [ "$scale" = none ] && scale=''
@@ -36,7 +38,7 @@ for r in $(seq "$rounds"); do
 	for k in "$base" patched; do
 		note "bench round $r/$rounds on the $k kernel"
 		guest_bench vm "$k" "$r" "$out/raw.txt" --mem "${VM_MEM:-2G}" -- env BENCH_QUICK="${BENCH_QUICK:-0}" \
-			BENCH_REG_ONLY="${BENCH_REG_ONLY:-0}"
+			BENCH_REG_ONLY="${BENCH_REG_ONLY:-0}" BENCH_SYNC_ONLY="${BENCH_SYNC_ONLY:-0}"
 	done
 done
 if [ -n "$scale" ]; then

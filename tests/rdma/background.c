@@ -39,7 +39,7 @@ static const long want[] = { 500, 100 };
 int pw_test(int argc, char **argv)
 {
 	const char *path = pw_path("background.dat");
-	long long s0, s, prev, kib, skip0, skip1, idle0, idle1, bounce0, bounce1, saved[2];
+	long long s0, s, prev, kib, skip0, skip1, idle0, idle1, bounce0, bounce1, inplace0, inplace1, saved[2];
 	struct pw_qp_pair qp;
 	struct pw_tally tally;
 	uint64_t *map;
@@ -92,6 +92,7 @@ int pw_test(int argc, char **argv)
 	skip0 = pw_vmstat("pin_writeback_skip");
 	idle0 = pw_vmstat("pin_writeback_idle");
 	bounce0 = pw_vmstat("pin_writeback_bounce");
+	inplace0 = pw_vmstat("pin_writeback_inplace");
 	s0 = prev = pw_dev_sectors_written(path);
 	if (s0 < 0)
 		pw_die("no write counter for the device of %s", path);
@@ -105,6 +106,7 @@ int pw_test(int argc, char **argv)
 	skip1 = pw_vmstat("pin_writeback_skip");
 	idle1 = pw_vmstat("pin_writeback_idle");
 	bounce1 = pw_vmstat("pin_writeback_bounce");
+	inplace1 = pw_vmstat("pin_writeback_inplace");
 	pw_sysctl_restore();
 
 	pw_ok(kib <= MAX_KIB, "%lld KiB written to the device in %d s idle (at most %d KiB allowed)",
@@ -117,9 +119,11 @@ int pw_test(int argc, char **argv)
 	if (skip0 < 0)
 		pw_skip("no pin_writeback_skip in /proc/vmstat (kernel without the series)");
 	else
-		pw_ok((skip1 > skip0 || (idle0 >= 0 && idle1 > idle0)) && bounce1 == bounce0,
-		      "cleaning writeback looked at the pinned file and left its pages: pin_writeback_skip +%lld, pin_writeback_idle +%lld, pin_writeback_bounce +%lld (want skip or idle > 0, bounce 0)",
-		      skip1 - skip0, idle0 < 0 ? 0 : idle1 - idle0, bounce1 - bounce0);
+		pw_ok((skip1 > skip0 || (idle0 >= 0 && idle1 > idle0)) && bounce1 == bounce0 &&
+		      inplace1 == inplace0,
+		      "cleaning writeback looked at the pinned file and left its pages: pin_writeback_skip +%lld, pin_writeback_idle +%lld, pin_writeback_bounce +%lld, pin_writeback_inplace +%lld (want skip or idle > 0, bounce and inplace 0)",
+		      skip1 - skip0, idle0 < 0 ? 0 : idle1 - idle0, bounce1 - bounce0,
+		      inplace0 < 0 ? 0 : inplace1 - inplace0);
 
 	t = pw_now();
 	if (fsync(f.fd))

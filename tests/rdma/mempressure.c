@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mempressure: fsync of a large registered file MR when memory is short (issue 23). With the
- * series, data-integrity writeback writes each write-pinned page from a copy, so it needs one
- * fresh page per page in flight exactly when memory may be gone. tests/rdma/mempressure.sh
- * makes an ext4 on a dm-linear device over $PINWB_DISK2 (PINWB_DM). Periodic writeback is off.
+ * series, data-integrity writeback writes each write-pinned page from a copy where the disk asks
+ * for stable pages, so it needs one fresh page per page in flight exactly when memory may be
+ * gone. tests/rdma/mempressure.sh makes an ext4 on a dm-linear device over $PINWB_DISK2
+ * (PINWB_DM), the disk set to ask for stable pages. Periodic writeback is off.
  * An MR over half of the guest's memory, RDMA-written (generation 2), then three parts:
  *  1. stuck and short (only with PINWB_MEMPRESSURE_STUCK=1, issue 23): the device suspended, fsync() in a thread copies pinned pages into bios
  *     that cannot complete until free memory runs low (the premise: the main zone's free pages
@@ -446,6 +447,7 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 	const char *path = pw_path("mempressure.dat");
 	long long total_kb = pw_proc_field("/proc/meminfo", "MemTotal");
 	long long avail, hog_mb, left_mb, oom0, oom1, kswapd0, kswapd1, quiet, stat0[NR_RECLAIM_STATS];
+	long long copies0, copies1;
 	char stats[512];
 	size_t nblocks = (size_t)(total_kb / 2 / 4) & ~(size_t)255;
 	struct sampler s;
@@ -463,6 +465,10 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 	if (ret)
 		pw_die("registration of %zu MiB: %s", nblocks >> 8, strerror(-ret));
 	map = pw_block_map_synced(f.fd, path, nblocks, dev, sizeof(dev));
+	/* mempressure.sh's premise: a disk that asks for stable pages, so the series copies. */
+	if (pw_stable_writes(path) != 1)
+		pw_die("the disk under %s does not ask for stable pages (queue/stable_writes %d): the series would write the pinned pages in place, with no copy to allocate",
+		       path, pw_stable_writes(path));
 	if (pw_write_gen(qp, src, f.mr, 0, nblocks, 2))
 		pw_die("RDMA write of generation 2 failed");
 
@@ -601,10 +607,12 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 	free_and_low(&s.min_free, &s.low);
 	if (pthread_create(&s.thread, NULL, sample_fn, &s))
 		pw_die("pthread_create (sampler)");
+	copies0 = pw_vmstat("pin_writeback_bounce");
 	t0 = pw_now();
 	ret = fsync(f.fd);
 	err = errno;
 	took = pw_now() - t0;
+	copies1 = pw_vmstat("pin_writeback_bounce");
 	atomic_store(&s.stop, 1);
 	pthread_join(s.thread, NULL);
 	for (int k = 0, n = 0; k < NR_RECLAIM_STATS; k++)
@@ -617,6 +625,13 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 	      ret ? strerror(err) : "yes", took);
 	pw_ok(kswapd1 - kswapd0 > quiet, "premise: the fsync's allocations found memory short: %lld kswapd runs and direct-reclaim stalls during it (%lld in the second before; free memory min %lld kB, low watermark %lld kB)",
 	      kswapd1 - kswapd0, quiet, s.min_free * 4, s.low * 4);
+	/* With the series, on this disk (it asks for stable pages) every pinned page from a copy. */
+	if (copies0 < 0)
+		pw_skip("the fsync wrote every pinned page from a copy: no pin_writeback_bounce in /proc/vmstat (kernel without the series)");
+	else
+		pw_ok(copies1 - copies0 >= (long long)nblocks,
+		      "the fsync wrote every pinned page from a copy (the disk asks for stable pages): pin_writeback_bounce +%lld (want >= %zu)",
+		      copies1 - copies0, nblocks);
 	/*
 	 * The OOM killer may take the hog (that is what it is for): the fsync's own allocations
 	 * (GFP_NOFS) never call it, and its copies stop at the min watermark, but with 12 MiB
@@ -767,7 +782,7 @@ int pw_test(int argc, char **argv)
 	pw_dev_open(&d);
 	pw_qp_pair_create(&d, &qp, 32);
 	pw_src_create(&d, &src, 32);
-	pw_plan(11);
+	pw_plan(12);
 	part_system(&d, &qp, &src);
 	part_memcg(&d, &qp, &src);
 	pw_src_destroy(&src);

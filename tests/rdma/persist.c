@@ -5,7 +5,10 @@
  * the block device at the file's extents, so no page-cache flush can help): all must hold N.
  * Once for each of fsync, msync(MS_SYNC), sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER),
  * fdatasync and syncfs, with the MR registered throughout. On a kernel with the series, each
- * sync must also count every pinned page as written from a bounce copy (pin_writeback_bounce).
+ * sync must also count every pinned page as written, and written the way the disk asks: in place
+ * (pin_writeback_inplace) where it needs no stable pages, as the rig's disk, and from a copy
+ * (pin_writeback_bounce) where it does (queue/stable_writes: dm-integrity, tests stable and
+ * mempressure).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +48,8 @@ int pw_test(int argc, char **argv)
 	size_t lost = 0;
 	struct pw_rig r;
 	uint64_t *map;
-	long long bounce0, bounce1;
+	long long bounce0, bounce1, inplace0, inplace1;
+	int stable;
 	int how, ret;
 
 	(void)argc; (void)argv;
@@ -58,6 +62,11 @@ int pw_test(int argc, char **argv)
 	for (size_t i = 0; i < NBLK; i++)
 		if (map[i] == PW_NOT_ON_DISK)
 			pw_die("block %zu of %s has no allocated block after fsync", i, path);
+	stable = pw_stable_writes(path);
+	if (stable < 0)
+		pw_die("cannot read queue/stable_writes of the device under %s", path);
+	pw_info("%s: the disk %s stable pages (queue/stable_writes %d)", dev,
+		stable ? "asks for" : "does not ask for", stable);
 
 	for (how = 0; how < NR_SYNC; how++) {
 		uint32_t gen = 2 + how;
@@ -69,16 +78,25 @@ int pw_test(int argc, char **argv)
 		pw_ok(!ret && cpu.n[PW_BLK_OK] == NBLK, "%s: generation %u RDMA-written (CPU view: %s)",
 		      sync_name[how], gen, pw_tally_str(&cpu));
 		bounce0 = pw_vmstat("pin_writeback_bounce");
+		inplace0 = pw_vmstat("pin_writeback_inplace");
 		if (do_sync(how, &r.f))
 			pw_info("%s failed: %s", sync_name[how], strerror(errno));
 		bounce1 = pw_vmstat("pin_writeback_bounce");
-		/* The series' counter: every pinned page written, and written from a copy. */
+		inplace1 = pw_vmstat("pin_writeback_inplace");
+		/* The series' counters: every pinned page written, the way the disk asks. */
 		if (bounce0 < 0)
 			pw_skip("%s: no pin_writeback_bounce in /proc/vmstat (kernel without the series)",
 				sync_name[how]);
+		else if (stable)
+			pw_ok(bounce1 - bounce0 >= NBLK && (inplace0 < 0 || inplace1 - inplace0 == 0),
+			      "%s: every pinned page written from a copy (the disk asks for stable pages): pin_writeback_bounce +%lld (want >= %d), pin_writeback_inplace +%lld (want 0)",
+			      sync_name[how], bounce1 - bounce0, NBLK,
+			      inplace0 < 0 ? -1 : inplace1 - inplace0);
 		else
-			pw_ok(bounce1 - bounce0 >= NBLK, "%s: pin_writeback_bounce went up by %lld (want >= %d)",
-			      sync_name[how], bounce1 - bounce0, NBLK);
+			pw_ok(inplace0 >= 0 && inplace1 - inplace0 >= NBLK && bounce1 - bounce0 == 0,
+			      "%s: every pinned page written in place (the disk asks for no stable pages): pin_writeback_inplace %s%lld (want >= %d), pin_writeback_bounce +%lld (want 0)",
+			      sync_name[how], inplace0 < 0 ? "absent (a series that always copies) " : "+",
+			      inplace0 < 0 ? 0 : inplace1 - inplace0, NBLK, bounce1 - bounce0);
 		buf = pw_read_disk(dev, map, NBLK);
 		pw_tally(buf, 0, NBLK, gen, &disk);
 		free(buf);

@@ -2,15 +2,18 @@
 /*
  * stable: a page under writeback must not change while the device writes it. The file system
  * sits on a checksumming block device (stable.sh puts ext4 on dm-integrity, crc32c, no journal,
- * which sets stable_writes); RDMA writes stream into a registered 4 MiB file MR while fsync
- * runs in a loop and a CPU thread keeps the pages dirty through the mapping (rewriting one
- * byte with its own value: a write fault, so the page is dirty and fsync writes it while the
- * NIC writes it too). Then the writes stop, caches are dropped and every block is read back with
- * O_DIRECT from the device at the file's blocks while the MR is still registered, three times
- * (three rounds of 10 s, each checked: more chances for a torn write to be the last one) (buffered
- * reads would be served by the pinned pages, and any sync would rewrite the blocks with no
- * DMA going on): no read may fail. A block written while its checksum was computed fails its check
- * (EILSEQ); stable.sh also fails on "Checksum failed" in the kernel log.
+ * which asks for stable pages: queue/stable_writes, checked here; see stable.sh), where
+ * the series writes pinned pages from copies, none in place. RDMA writes stream into a registered
+ * 4 MiB file MR while fsync runs in a loop and a CPU thread keeps the pages dirty through the
+ * mapping (rewriting one byte with its own value: a write fault, so the page is dirty and fsync
+ * writes it while the NIC writes it too). Then the writes stop, caches are dropped and every
+ * block is read back with O_DIRECT from the device at the file's blocks while the MR is still
+ * registered, three times (three rounds of 10 s, each checked: more chances for a torn write to
+ * be the last one) (buffered reads would be served by the pinned pages, and any sync would
+ * rewrite the blocks with no DMA going on): no read may fail. A block written while its checksum
+ * was computed fails its check (EILSEQ); stable.sh also fails on "Checksum failed" in the kernel
+ * log. With the series, pin_writeback_bounce must count the copies and pin_writeback_inplace
+ * none.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,10 +69,11 @@ int pw_test(int argc, char **argv)
 	uint64_t *map;
 	int fd, round;
 	size_t b;
+	long long bounce0, inplace0, bounce1, inplace1;
 
 	(void)argc; (void)argv;
 	pw_rig_open(&r, path, NBLK, 64);
-	pw_plan(3);
+	pw_plan(4);
 	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 1) || fsync(r.f.fd))
 		pw_die("first generation + fsync: %s", strerror(errno));
 	map = pw_block_map(path, NBLK, dev, sizeof(dev));
@@ -85,6 +89,12 @@ int pw_test(int argc, char **argv)
 	fd = open(dev, O_RDONLY | O_DIRECT);
 	if (fd < 0 || posix_memalign((void **)&buf, PW_BLOCK, PW_BLOCK))
 		pw_die("open %s O_DIRECT: %s", dev, strerror(errno));
+	/* The premise: the series writes pinned pages from copies only for such a device. */
+	if (pw_stable_writes(path) != 1)
+		pw_die("the device under %s does not ask for stable pages (queue/stable_writes %d)",
+		       path, pw_stable_writes(path));
+	bounce0 = pw_vmstat("pin_writeback_bounce");
+	inplace0 = pw_vmstat("pin_writeback_inplace");
 	dt.addr = r.f.addr;
 	for (round = 0; round < ROUNDS; round++) {
 		unsigned int round_bad = 0;
@@ -127,8 +137,16 @@ int pw_test(int argc, char **argv)
 			}
 		pw_info("round %d: %u of %d blocks unreadable", round + 1, round_bad, NBLK);
 	}
+	bounce1 = pw_vmstat("pin_writeback_bounce");
+	inplace1 = pw_vmstat("pin_writeback_inplace");
 	close(fd);
 	free(buf);
+	if (bounce0 < 0)
+		pw_skip("pinned pages written from copies: no pin_writeback_bounce in /proc/vmstat (kernel without the series)");
+	else
+		pw_ok(bounce1 - bounce0 >= NBLK && (inplace0 < 0 || inplace1 == inplace0),
+		      "pinned pages written from copies, none in place: pin_writeback_bounce +%lld (want >= %d), pin_writeback_inplace +%lld (want 0)",
+		      bounce1 - bounce0, NBLK, inplace0 < 0 ? 0 : inplace1 - inplace0);
 	pw_info("%d s in %d rounds: %u fsyncs (%u failed), %u RDMA passes and %lu CPU dirtying passes over %d blocks",
 		secs, ROUNDS, fsyncs, fsync_err, passes, dt.passes, NBLK);
 	pw_ok(!errors && !fsync_err, "RDMA writes and fsyncs completed without error");

@@ -42,9 +42,10 @@ sw=$(cat "/sys/block/$dm/queue/stable_writes" 2>/dev/null)
 mode=$(dmsetup table "$name" 2>/dev/null | awk '$3 == "integrity" { print $7 }')
 echo "# dm-integrity on $disk as $dev ($dm), mode ${mode:-unknown}, stable_writes=$sw"
 # The premise: dm-integrity checksums the bio's own pages (mode D, no journal: with a journal
-# it would checksum its copy). 6.1 also sets stable_writes for it (blk_integrity_register());
-# 6.12 does not (only raid5 sets BLK_FEAT_STABLE_WRITES), which changes nothing here: the
-# checksum is still taken from the pages under I/O.
+# it would checksum its copy), and says so: queue/stable_writes is 1 (6.1 through the target's
+# needs_stable_writes; 6.11 lost that, and the 6.12 series' dm-integrity patch puts it back). The
+# series writes pinned pages from copies only where the device asks for stable pages, as
+# folio_wait_stable() holds CPU writers back only there; bin/stable checks the flag again.
 if [ "$mode" != D ]; then
 	echo "KTAP version 1"; echo "1..1"
 	echo "not ok 1 premise: $dev is dm-integrity in mode ${mode:-unknown}, not D (direct, no journal)"

@@ -8,6 +8,10 @@
 #   mkfs_mount_fs DEV MNT                       the same with the suite's filesystem, for tests that
 #                                               are not about one ($PINWB_FS: ext4 or xfs, 4 KiB
 #                                               blocks); an XFS gets xfs_repair -n at exit
+#   stable_writes                               the disk made to ask for stable pages
+#                                               (queue/stable_writes, as a checksumming device does;
+#                                               a dm device over it inherits it), put back at exit;
+#                                               call it before dm_linear and mkfs_mount
 #   dm_linear DM_NAME                           a dm-linear device over the disk, $dev, removed
 #                                               (resumed, its table whole again, unmounted) at exit
 #   [VAR=VALUE...] run_test                     bin/NAME with PINWB_SCRATCH=$mnt (and VARs)
@@ -57,6 +61,16 @@ fs_check() {
 	echo "# xfs_repair -n $fs_check_dev: no problems"
 }
 run_test() { PINWB_SCRATCH="$mnt" "$pw_bin"; }
+stable_writes() {
+	stable_q=/sys/block/$(basename "$(readlink -f "$disk")")/queue/stable_writes
+	[ -w "$stable_q" ] || setup_fail "$stable_q is not writable"
+	stable_was=$(cat "$stable_q")
+	trap stable_restore EXIT
+	echo 1 > "$stable_q" || setup_fail "could not write 1 to $stable_q"
+}
+stable_restore() {
+	if [ -n "${stable_q:-}" ]; then echo "$stable_was" > "$stable_q"; fi
+}
 dm_linear() {
 	dm_name=$1
 	command -v dmsetup >/dev/null || setup_fail "dmsetup missing (apt-get install dmsetup)"
@@ -79,5 +93,6 @@ dm_cleanup() {
 	fi
 	fs_check || bad=1
 	dmsetup remove "$dm_name" 2>/dev/null
+	stable_restore
 	[ "$bad" = 0 ] || exit 1
 }

@@ -308,6 +308,8 @@ long long pw_pins_outstanding(void);
 long long pw_pins_settle(long long want, int timeout_ms);
 /* Sectors written to the block device that holds path, from /sys/block/<dev>/stat. */
 long long pw_dev_sectors_written(const char *path);
+/* 1 if the block device under path asks for stable pages (queue/stable_writes), 0 if not, -1 */
+int pw_stable_writes(const char *path);
 void pw_drop_caches(void);
 /* The number in a one-number file such as /proc/sys/vm/...; -1 if it cannot be read. */
 long long pw_sysctl_get(const char *path);
