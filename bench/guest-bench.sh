@@ -47,7 +47,13 @@ finish() {
 # The dirty ratios are changed below; a run cut short restores them too.
 bg=$(cat /proc/sys/vm/dirty_background_ratio) fg=$(cat /proc/sys/vm/dirty_ratio)
 hp0=$(cat /proc/sys/vm/nr_hugepages)
-trap 'echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio; echo "$hp0" > /proc/sys/vm/nr_hugepages' EXIT
+# The scratch disk's queue/stable_writes (a partition's is its disk's), which syncs() below sets
+# for its *_stable runs: put back on every exit too.
+dname=$(basename "$(readlink -f "$disk")")
+if [ -e "/sys/class/block/$dname/partition" ]; then stable_q=/sys/class/block/$dname/../queue/stable_writes
+else stable_q=/sys/class/block/$dname/queue/stable_writes; fi
+sw0=$(cat "$stable_q" 2>/dev/null)
+trap 'echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio; echo "$hp0" > /proc/sys/vm/nr_hugepages; [ -z "$sw0" ] || echo "$sw0" > "$stable_q"' EXIT
 if [ -n "${BENCH_SCALE:-}" ]; then
 	echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
 	for mib in $BENCH_SCALE; do
@@ -86,12 +92,11 @@ regmem() {
 # on plain dirty pages. Twice: on the disk as it is (the rig's virtio disk asks for no stable
 # pages, so the series writes pinned pages in place), then with the disk asking for stable pages
 # (queue/stable_writes, read at mount: the series writes them from copies), metrics *_stable.
-stable_q=/sys/block/$(basename "$(readlink -f "$disk")")/queue/stable_writes
 syncs() {
-	local mib sw0
+	local mib
 	for mib in $fsyncs; do fresh_fs; bench_run fsync "$mib"; done
 	for mib in $ranges; do fresh_fs; bench_run rangesync "$mib"; done
-	sw0=$(cat "$stable_q") || { failed+=" 'syncs' (no $stable_q)"; return; }
+	[ -n "$sw0" ] || { failed+=" 'syncs' (no $stable_q)"; return; }
 	if [ "$sw0" = 0 ] && echo 1 > "$stable_q"; then
 		suffix=_stable
 		for mib in $fsyncs; do fresh_fs; bench_run fsync "$mib"; done

@@ -32,6 +32,14 @@ trap cleanup EXIT
 modprobe dm-integrity 2>/dev/null
 integritysetup format -q --batch-mode --integrity crc32c --sector-size 4096 "$disk" >/tmp/integ.log 2>&1 ||
 	{ cat /tmp/integ.log; skip "integritysetup format failed (dm-integrity missing?)"; }
+# The flag must come from dm-integrity itself, not from the disk under it (a test killed
+# before it put back a flag it set would leave it there).
+dsw=$(cat "/sys/class/block/$(basename "$(readlink -f "$disk")")/queue/stable_writes" 2>/dev/null)
+if [ "$dsw" != 0 ]; then
+	echo "KTAP version 1"; echo "1..1"
+	echo "not ok 1 premise: $disk itself has queue/stable_writes '$dsw', not 0: dm-integrity's own flag could not be told from it"
+	exit 1
+fi
 integritysetup open --integrity crc32c --integrity-no-journal "$disk" "$name" >>/tmp/integ.log 2>&1 ||
 	{ cat /tmp/integ.log; skip "integritysetup open failed"; }
 dev=/dev/mapper/$name

@@ -62,9 +62,13 @@ fs_check() {
 }
 run_test() { PINWB_SCRATCH="$mnt" "$pw_bin"; }
 stable_writes() {
-	stable_q=/sys/block/$(basename "$(readlink -f "$disk")")/queue/stable_writes
-	[ -w "$stable_q" ] || setup_fail "$stable_q is not writable"
-	stable_was=$(cat "$stable_q")
+	local n
+	# dm_linear's exit trap restores the flag too; it must come after this one's.
+	[ -z "${dm_name:-}" ] || setup_fail "stable_writes must be called before dm_linear"
+	n=$(basename "$(readlink -f "$disk")")
+	if [ -e "/sys/class/block/$n/partition" ]; then stable_q=/sys/class/block/$n/../queue/stable_writes
+	else stable_q=/sys/class/block/$n/queue/stable_writes; fi
+	stable_was=$(cat "$stable_q") || setup_fail "cannot read $stable_q"
 	trap stable_restore EXIT
 	echo 1 > "$stable_q" || setup_fail "could not write 1 to $stable_q"
 }
