@@ -466,9 +466,10 @@ static void part_system(struct pw_dev *d, struct pw_qp_pair *qp, struct pw_src *
 		pw_die("registration of %zu MiB: %s", nblocks >> 8, strerror(-ret));
 	map = pw_block_map_synced(f.fd, path, nblocks, dev, sizeof(dev));
 	/* mempressure.sh's premise: a disk that asks for stable pages, so the series copies. */
-	if (pw_stable_writes(path) != 1)
+	ret = pw_stable_writes(path);
+	if (ret != 1)
 		pw_die("the disk under %s does not ask for stable pages (queue/stable_writes %d): the series would write the pinned pages in place, with no copy to allocate",
-		       path, pw_stable_writes(path));
+		       path, ret);
 	if (pw_write_gen(qp, src, f.mr, 0, nblocks, 2))
 		pw_die("RDMA write of generation 2 failed");
 

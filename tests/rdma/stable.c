@@ -67,7 +67,7 @@ int pw_test(int argc, char **argv)
 	pthread_t dth;
 	char *buf, dev[64];
 	uint64_t *map;
-	int fd, round;
+	int fd, round, stable;
 	size_t b;
 	long long bounce0, inplace0, bounce1, inplace1;
 
@@ -90,9 +90,10 @@ int pw_test(int argc, char **argv)
 	if (fd < 0 || posix_memalign((void **)&buf, PW_BLOCK, PW_BLOCK))
 		pw_die("open %s O_DIRECT: %s", dev, strerror(errno));
 	/* The premise: the series writes pinned pages from copies only for such a device. */
-	if (pw_stable_writes(path) != 1)
+	stable = pw_stable_writes(path);
+	if (stable != 1)
 		pw_die("the device under %s does not ask for stable pages (queue/stable_writes %d)",
-		       path, pw_stable_writes(path));
+		       path, stable);
 	bounce0 = pw_vmstat("pin_writeback_bounce");
 	inplace0 = pw_vmstat("pin_writeback_inplace");
 	dt.addr = r.f.addr;

@@ -1071,57 +1071,51 @@ long long pw_dev_sectors_written(const char *path)
 	return v[6];
 }
 
-/* Whether the disk of st's device has an integrity (PI) format other than "none". */
-static bool pw_integrity_format(const struct stat *st)
+/*
+ * Open the disk attribute @attr (such as "queue/stable_writes") of the block device st_dev of
+ * @st: /sys/dev/block/M:m/ATTR, or the parent disk's for a partition. NULL if neither exists.
+ */
+static FILE *pw_disk_attr(const struct stat *st, const char *attr)
 {
-	char p[128], fmt[64] = "";
+	char p[128];
 	FILE *f;
 
-	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/integrity/format", major(st->st_dev),
-		 minor(st->st_dev));
+	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/%s", major(st->st_dev), minor(st->st_dev),
+		 attr);
 	f = fopen(p, "r");
-	if (!f) {
-		snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/../integrity/format",
-			 major(st->st_dev), minor(st->st_dev));
-		f = fopen(p, "r");
-	}
-	if (!f)
-		return false;
-	if (!fgets(fmt, sizeof(fmt), f))
-		fmt[0] = 0;
-	fclose(f);
-	return fmt[0] && strncmp(fmt, "none", 4);
+	if (f)
+		return f;
+	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/../%s", major(st->st_dev),
+		 minor(st->st_dev), attr);
+	return fopen(p, "r");
 }
 
 /*
  * Whether the block device under @path asks for stable pages (queue/stable_writes: dm-integrity
  * and other checksumming devices do): the series writes pinned pages from copies there, and in
- * place elsewhere. A partition's queue is its disk's. 1 or 0; -1 if it cannot be read.
+ * place elsewhere. Since 6.11 a disk with a PI format (integrity/format other than "none")
+ * counts as stable too (bdev_stable_writes()). 1 or 0; -1 if it cannot be read.
  */
 int pw_stable_writes(const char *path)
 {
+	char fmt[64] = "";
 	struct stat st;
-	char p[128];
 	int v = -1;
 	FILE *f;
 
 	if (stat(path, &st))
 		return -1;
-	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/queue/stable_writes", major(st.st_dev),
-		 minor(st.st_dev));
-	f = fopen(p, "r");
-	if (!f) {
-		snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/../queue/stable_writes",
-			 major(st.st_dev), minor(st.st_dev));
-		f = fopen(p, "r");
-	}
+	f = pw_disk_attr(&st, "queue/stable_writes");
 	if (!f)
 		return -1;
 	if (fscanf(f, "%d", &v) != 1)
 		v = -1;
 	fclose(f);
-	if (v == 0 && pw_integrity_format(&st))
-		v = 1;	/* 6.11 on: a disk with a PI format counts as stable (bdev_stable_writes()) */
+	if (v == 0 && (f = pw_disk_attr(&st, "integrity/format"))) {
+		if (fgets(fmt, sizeof(fmt), f) && strncmp(fmt, "none", 4))
+			v = 1;
+		fclose(f);
+	}
 	return v;
 }
 
