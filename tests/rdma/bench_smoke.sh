@@ -15,11 +15,15 @@ echo "# bench_smoke: $desc"
 # One metric family per benchmark of guest-bench.sh's short mode.
 # (reg_[0-9] and dereg_[0-9]: the file MRs, not reg_anon_ or reg_huge_.) The first two
 # families of regmem run on every kernel, and are checked even where the file MRs are refused.
+# Metrics of the disk-with-stable-pages runs (suffix _stable) are not counted there.
 families=(reg_anon_ reg_huge_ write_bw_anon_ write_bw_mmap_ 'reg_[0-9]' 'dereg_[0-9]' fsync_pinned_ fsync_plain_ range_msync_ range_sfr_ idle_)
+# The syncs run a second time with the scratch disk asking for stable pages (the series' copy
+# path): each of these families' metrics must also be there with the suffix _stable, as a number.
+stable_families=(fsync_pinned_ fsync_plain_ range_msync_ range_sfr_)
 # The scaling mode at 16 MiB, one run each: the metrics bench/report.sh charts.
 scale_metrics=(reg_16MiB fsync_pinned_16MiB fsync_plain_16MiB range_msync_pinned_16MiB
 	range_sfr_pinned_16MiB idle_16MiB_10s_busy_cpu)
-echo "1..$(( ${#families[@]} + 2 ))"
+echo "1..$(( ${#families[@]} + ${#stable_families[@]} + 2 ))"
 work=$(mktemp -d)
 if [ ! -x "$top/bench/bin/pinwb_bench" ]; then
 	echo "not ok 1 bench/bin/pinwb_bench is not built (make tests builds bench/)"
@@ -55,7 +59,7 @@ if [ $rc = 0 ]; then echo "ok 1 bench/guest-bench.sh finished"; else echo "not o
 i=1
 for f in "${families[@]}"; do
 	i=$((i + 1))
-	lines=$(grep -E "^${f}[A-Za-z0-9_]* " "$work/out")
+	lines=$(grep -E "^${f}[A-Za-z0-9_]* " "$work/out" | grep -vE '^[^ ]*_stable ')
 	bad=$(awk '$2 !~ /^-?[0-9]+(\.[0-9]+)?$/ { print $1 "=" $2 }' <<< "$lines" | tr '\n' ' ')
 	n=$(grep -c . <<< "$lines")
 	if [ -z "$lines" ]; then
@@ -64,6 +68,19 @@ for f in "${families[@]}"; do
 		echo "not ok $i ${f}*: not a number: $bad"; fail=1
 	else
 		echo "ok $i ${f}*: $n metric(s): $(awk '{ printf "%s=%s %s; ", $1, $2, $3 }' <<< "$lines")"
+	fi
+done
+for f in "${stable_families[@]}"; do
+	i=$((i + 1))
+	names=$(grep -E "^${f}[A-Za-z0-9_]* " "$work/out" | grep -vE '^[^ ]*_stable ' | awk '{ print $1 "_stable" }')
+	lines=$(grep -E "^${f}[A-Za-z0-9_]*_stable " "$work/out")
+	missing=$(grep -vxFf <(awk '$2 ~ /^-?[0-9]+(\.[0-9]+)?$/ { print $1 }' <<< "$lines") <<< "$names" | tr '\n' ' ')
+	if [ -z "$names" ]; then
+		echo "not ok $i ${f}*_stable: no ${f}* metric to compare with"; fail=1
+	elif [ -n "$missing" ]; then
+		echo "not ok $i ${f}*_stable (the disk asking for stable pages): missing or not a number: $missing"; fail=1
+	else
+		echo "ok $i ${f}*_stable: $(grep -c . <<< "$names") metric(s), one for each on the plain disk: $(awk '{ printf "%s=%s %s; ", $1, $2, $3 }' <<< "$lines")"
 	fi
 done
 i=$((i + 1))
