@@ -109,6 +109,38 @@ fi
 bad_re="$PINWB_SPLAT_RE|Page cache invalidation failure"
 knob=/sys/kernel/debug/pin_writeback_lock_delay_ms
 
+# Settings a test may change and must put back (the library's pw_sysctl_set() restores them at
+# exit, the disk2.sh helpers in their exit traps; a test killed by its timeout does neither):
+# the writeback and huge page sysctls and the disks' queue/stable_writes (a partition's is its
+# disk's). Their values before the first test are the reference; a test that leaves one changed
+# fails, and the runner puts it back, so that the next test does not inherit it.
+queue_attr() {	# queue_attr DEV ATTR: the sysfs path of DEV's request queue attribute
+	local n
+	n=$(basename "$(readlink -f "$1")")
+	if [ -e "/sys/class/block/$n/partition" ]; then echo "/sys/class/block/$n/../queue/$2"
+	else echo "/sys/class/block/$n/queue/$2"; fi
+}
+# (The *_bytes come before the ratios: writing a ratio zeroes its *_bytes, which cannot be
+# written 0 itself.)
+settings=() setting0=()
+for s in /proc/sys/vm/{dirty_bytes,dirty_background_bytes,dirty_ratio,dirty_background_ratio} \
+	/proc/sys/vm/{dirty_expire_centisecs,dirty_writeback_centisecs,nr_hugepages,watermark_boost_factor} \
+	"$(queue_attr "$PINWB_DISK" stable_writes)" "$(queue_attr "$PINWB_DISK2" stable_writes)"; do
+	[ -r "$s" ] || continue
+	settings+=("$s"); setting0+=("$(cat "$s")")
+done
+# settings_left: the first setting left changed ("left PATH at VALUE, not VALUE0"), all put back.
+settings_left() {
+	local i v first=''
+	for i in "${!settings[@]}"; do
+		v=$(cat "${settings[i]}" 2>/dev/null)
+		[ "$v" = "${setting0[i]}" ] && continue
+		first=${first:-"left ${settings[i]} at $v, not ${setting0[i]} (put back)"}
+		echo "${setting0[i]}" > "${settings[i]}" 2>/dev/null
+	done
+	echo "$first"
+}
+
 prepare_scratch() {
 	umount "$PINWB_SCRATCH" 2>/dev/null
 	[ -b "$PINWB_DISK" ] || { echo "no scratch disk $PINWB_DISK"; return 1; }
@@ -167,12 +199,14 @@ run_once() {
 			leftover=${leftover:-"xfs_repair -n $PINWB_DISK found problems: $(grep -v -E '^(Phase|[[:space:]]*-|[[:space:]]*$)' "$res/$t.xfs_repair" | head -n 1 | tr -d '|')"}
 		fi
 	fi
-	# What a test must not leave behind: the knob set, mounts of the second disk, loop or
-	# device-mapper devices (the next test would fail for it). Found, it fails this test and
-	# is cleaned up.
+	# What a test must not leave behind: the knob set, a setting changed (settings_left), mounts
+	# of the second disk, loop or device-mapper devices (the next test would fail for it). Found,
+	# it fails this test and is cleaned up.
 	if [ -r "$knob" ] && [ "$(cat "$knob")" != 0 ]; then
 		leftover=${leftover:-"left $knob at $(cat "$knob")"}; echo 0 > "$knob"
 	fi
+	left=$(settings_left)
+	[ -z "$left" ] || leftover=${leftover:-$left}
 	left=$(grep -E "^($PINWB_DISK2|/dev/loop[0-9]+|/dev/mapper/[^ ]+) " /proc/mounts)
 	if [ -n "$left" ]; then
 		leftover=${leftover:-"left mounted: $(awk '{print $1 " on " $2; exit}' <<< "$left")"}
