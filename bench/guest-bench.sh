@@ -46,6 +46,14 @@ finish() {
 # flusher's work at each registered size, medians of PINWB_BENCH_REPS runs.
 # The dirty ratios are changed below; a run cut short restores them too.
 bg=$(cat /proc/sys/vm/dirty_background_ratio) fg=$(cat /proc/sys/vm/dirty_ratio)
+bb=$(cat /proc/sys/vm/dirty_background_bytes) fb=$(cat /proc/sys/vm/dirty_bytes)
+# The dirty limits as they were: writing a ratio zeroes its *_bytes (and the other way round),
+# so a *_bytes that was set is written last.
+dirty_restore() {
+	echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
+	[ "$fb" = 0 ] || echo "$fb" > /proc/sys/vm/dirty_bytes
+	[ "$bb" = 0 ] || echo "$bb" > /proc/sys/vm/dirty_background_bytes
+}
 hp0=$(cat /proc/sys/vm/nr_hugepages)
 # The scratch disk's queue/stable_writes (a partition's is its disk's), which syncs() below sets
 # for its *_stable runs: put back on every exit too.
@@ -53,7 +61,7 @@ dname=$(basename "$(readlink -f "$disk")")
 if [ -e "/sys/class/block/$dname/partition" ]; then stable_q=/sys/class/block/$dname/../queue/stable_writes
 else stable_q=/sys/class/block/$dname/queue/stable_writes; fi
 sw0=$(cat "$stable_q" 2>/dev/null)
-trap 'echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio; echo "$hp0" > /proc/sys/vm/nr_hugepages; [ -z "$sw0" ] || echo "$sw0" > "$stable_q"' EXIT
+trap 'dirty_restore; echo "$hp0" > /proc/sys/vm/nr_hugepages; [ -z "$sw0" ] || echo "$sw0" > "$stable_q"' EXIT
 if [ -n "${BENCH_SCALE:-}" ]; then
 	echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
 	for mib in $BENCH_SCALE; do
@@ -61,7 +69,7 @@ if [ -n "${BENCH_SCALE:-}" ]; then
 		fresh_fs; bench_run fsync "$mib"
 		fresh_fs; bench_run rangesync "$mib"
 	done
-	echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
+	dirty_restore
 	for mib in $BENCH_SCALE; do fresh_fs; bench_run idle "$mib" 10; done
 	finish
 fi
@@ -86,7 +94,7 @@ regmem() {
 		failed+=" 'regmem huge' (only $(cat /proc/sys/vm/nr_hugepages) of $huge huge pages)"
 	fi
 	echo "$hp0" > /proc/sys/vm/nr_hugepages
-	echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
+	dirty_restore
 }
 # The syncs: fsync of the whole registered range and range syncs inside it, each against the same
 # on plain dirty pages. Twice: on the disk as it is (the rig's virtio disk asks for no stable
@@ -171,7 +179,7 @@ else regs="1 16 64 256" fsyncs="64 256" ranges="${BENCH_RANGE_MIB:-256}" idle="6
 echo 80 > /proc/sys/vm/dirty_ratio; echo 60 > /proc/sys/vm/dirty_background_ratio
 for mib in $regs; do fresh_fs; bench_run reg "$mib"; done
 syncs
-echo "$fg" > /proc/sys/vm/dirty_ratio; echo "$bg" > /proc/sys/vm/dirty_background_ratio
+dirty_restore
 read -r imib isecs <<< "$idle"
 fresh_fs; bench_run idle "$imib" "$isecs"
 # Dirty throttling: 256 MiB buffered writes with and without a 512 MiB writable file MR

@@ -1,10 +1,10 @@
 #!/bin/bash
 # The runner's own tests (as blktests' tests/meta): plant in a guest what the rules must catch and
 # check that make check's verdicts are failures with the right reasons (tests/meta/expect).
-#  - boot 1 (warn bug skip leak unleak leftover setting exitzero): a planted WARNING and
-#    BUG/invalid-opcode pair in a test's window, a skipped subtest, a pin left behind (unleak ends
-#    it), a mount left behind, a disk left asking for stable pages, a failed subtest under exit
-#    status 0, and a WARNING planted after the last test,
+#  - boot 1 (warn bug skip leak unleak leftover setting settingback exitzero): a planted WARNING
+#    and BUG/invalid-opcode pair in a test's window, a skipped subtest, a pin left behind (unleak
+#    ends it), a mount left behind, a disk left asking for stable pages (settingback checks that
+#    the runner put the flag back), a failed subtest under exit status 0, and a WARNING planted after the last test,
 #    which only the end-of-run sweep (the row "kernel-log") can see;
 #  - boot 2 (hang): a test in D state that no timeout can kill; the host kills the guest.
 # Each expectation becomes a row meta-NAME in results/meta/ (NAME|pass|SECONDS|DETAIL), which
@@ -29,7 +29,7 @@ fi
 PINWB_TESTDIR=tests/meta PINWB_TEST_TIMEOUT=60 VM_TIMEOUT=300 \
 PINWB_GUEST_EPILOGUE='echo "<4>WARNING: CPU: 0 PID: 1 at pinwb_meta_after_the_last_test+0x0/0x10" > /dev/kmsg' \
 	"$PINWB_TOP/scripts/check.sh" --kernel patched --results "$PINWB_RESULTS/meta-run1" \
-	warn bug skip leak unleak leftover setting exitzero > "$out/run1.out" 2>&1
+	warn bug skip leak unleak leftover setting settingback exitzero > "$out/run1.out" 2>&1
 PINWB_TESTDIR=tests/meta PINWB_TEST_TIMEOUT=20 VM_TIMEOUT=120 \
 	"$PINWB_TOP/scripts/check.sh" --kernel patched --results "$PINWB_RESULTS/meta-run2" \
 	hang > "$out/run2.out" 2>&1

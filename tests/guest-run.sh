@@ -112,31 +112,42 @@ knob=/sys/kernel/debug/pin_writeback_lock_delay_ms
 # Settings a test may change and must put back (the library's pw_sysctl_set() restores them at
 # exit, the disk2.sh helpers in their exit traps; a test killed by its timeout does neither):
 # the writeback and huge page sysctls and the disks' queue/stable_writes (a partition's is its
-# disk's). Their values before the first test are the reference; a test that leaves one changed
-# fails, and the runner puts it back, so that the next test does not inherit it.
+# disk's). Their values before the first test, in $res/settings.ref, are the reference; a test
+# that leaves one changed fails, and the runner puts it back, so that the next test does not
+# inherit it. (Of each pair dirty_bytes/dirty_ratio, writing one zeroes the other, and a *_bytes
+# cannot be written 0: a pair is put back by writing its non-zero member, which happens whatever
+# the order, since each value is read again just before it is compared.)
 queue_attr() {	# queue_attr DEV ATTR: the sysfs path of DEV's request queue attribute
 	local n
 	n=$(basename "$(readlink -f "$1")")
 	if [ -e "/sys/class/block/$n/partition" ]; then echo "/sys/class/block/$n/../queue/$2"
 	else echo "/sys/class/block/$n/queue/$2"; fi
 }
-# (The *_bytes come before the ratios: writing a ratio zeroes its *_bytes, which cannot be
-# written 0 itself.)
-settings=() setting0=()
 for s in /proc/sys/vm/{dirty_bytes,dirty_background_bytes,dirty_ratio,dirty_background_ratio} \
 	/proc/sys/vm/{dirty_expire_centisecs,dirty_writeback_centisecs,nr_hugepages,watermark_boost_factor} \
 	"$(queue_attr "$PINWB_DISK" stable_writes)" "$(queue_attr "$PINWB_DISK2" stable_writes)"; do
-	[ -r "$s" ] || continue
-	settings+=("$s"); setting0+=("$(cat "$s")")
-done
-# settings_left: the first setting left changed ("left PATH at VALUE, not VALUE0"), all put back.
+	[ -r "$s" ] && printf '%s %s\n' "$(realpath "$s")" "$(cat "$s")"
+done | sort -u -k1,1 > "$res/settings.ref"
+# settings_left: the first setting left changed ("left PATH at VALUE, not VALUE0 (put back)"),
+# after putting every one back and reading them all again. One that cannot be put back is said
+# so, and its value now becomes the reference, so that the tests after this one are not blamed.
 settings_left() {
-	local i v first=''
-	for i in "${!settings[@]}"; do
-		v=$(cat "${settings[i]}" 2>/dev/null)
-		[ "$v" = "${setting0[i]}" ] && continue
-		first=${first:-"left ${settings[i]} at $v, not ${setting0[i]} (put back)"}
-		echo "${setting0[i]}" > "${settings[i]}" 2>/dev/null
+	local path v0 v i first='' now paths=() was=() want=()
+	while read -r path v0; do
+		v=$(cat "$path" 2>/dev/null)
+		[ "$v" = "$v0" ] && continue
+		paths+=("$path"); was+=("$v"); want+=("$v0")
+		echo "$v0" 2>/dev/null > "$path"
+	done < "$res/settings.ref"
+	for i in "${!paths[@]}"; do
+		now=$(cat "${paths[i]}" 2>/dev/null)
+		if [ "$now" = "${want[i]}" ]; then
+			first=${first:-"left ${paths[i]} at ${was[i]}, not ${want[i]} (put back)"}
+		else
+			first=${first:-"left ${paths[i]} at ${was[i]}, not ${want[i]}, and it could not be put back (now $now)"}
+			awk -v p="${paths[i]}" -v n="$now" '$1 == p { $2 = n } { print }' "$res/settings.ref" > "$res/settings.ref.new" &&
+				mv "$res/settings.ref.new" "$res/settings.ref"
+		fi
 	done
 	echo "$first"
 }

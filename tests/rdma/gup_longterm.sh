@@ -38,6 +38,8 @@ echo "# $what"
 echo "1..4"
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 # Hugetlb cases want free huge pages: a few of the default size, if the kernel gives them.
+hp0=$(cat /proc/sys/vm/nr_hugepages)
+trap 'echo "$hp0" > /proc/sys/vm/nr_hugepages' EXIT
 echo 4 > /proc/sys/vm/nr_hugepages 2>/dev/null
 fail=0 n=0
 selftest() {	# DIR BINARY: the selftest with /tmp and its cwd on DIR
@@ -101,5 +103,4 @@ if mkfs.xfs -q -f -b size=4096 "$disk" >/dev/null 2>&1 && mount -t xfs "$disk" /
 else
 	n=$((n + 1)); echo "not ok $n - XFS: mkfs.xfs or mount of $disk failed"; fail=1
 fi
-echo 0 > /proc/sys/vm/nr_hugepages 2>/dev/null
 exit $fail
