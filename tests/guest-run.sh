@@ -117,12 +117,6 @@ knob=/sys/kernel/debug/pin_writeback_lock_delay_ms
 # inherit it. (Of each pair dirty_bytes/dirty_ratio, writing one zeroes the other, and a *_bytes
 # cannot be written 0: a pair is put back by writing its non-zero member, which happens whatever
 # the order, since each value is read again just before it is compared.)
-queue_attr() {	# queue_attr DEV ATTR: the sysfs path of DEV's request queue attribute
-	local n
-	n=$(basename "$(readlink -f "$1")")
-	if [ -e "/sys/class/block/$n/partition" ]; then echo "/sys/class/block/$n/../queue/$2"
-	else echo "/sys/class/block/$n/queue/$2"; fi
-}
 for s in /proc/sys/vm/{dirty_bytes,dirty_background_bytes,dirty_ratio,dirty_background_ratio} \
 	/proc/sys/vm/{dirty_expire_centisecs,dirty_writeback_centisecs,nr_hugepages,watermark_boost_factor} \
 	"$(queue_attr "$PINWB_DISK" stable_writes)" "$(queue_attr "$PINWB_DISK2" stable_writes)"; do

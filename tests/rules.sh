@@ -39,3 +39,12 @@ tests_meta() {
 		$1 == t && NF > 1 && NF < 4 { printf "tests_meta: %s: the line of %s has %d fields, not 4 (NAME GROUP TIMEOUT REQUIRES): ignored\n", FILENAME, t, NF > "/dev/stderr" }' \
 		"$PINWB_TOP/tests/rdma/TESTS" "$PINWB_TOP/tests/rdma/TESTS.xfs"
 }
+
+# queue_attr DEV ATTR: the sysfs path of DEV's request queue attribute (a partition's is its
+# disk's).
+queue_attr() {
+	local n
+	n=$(basename "$(readlink -f "$1")")
+	if [ -e "/sys/class/block/$n/partition" ]; then echo "/sys/class/block/$n/../queue/$2"
+	else echo "/sys/class/block/$n/queue/$2"; fi
+}
