@@ -57,9 +57,9 @@ dirty_restore() {
 hp0=$(cat /proc/sys/vm/nr_hugepages)
 # The scratch disk's queue/stable_writes (a partition's is its disk's), which syncs() below sets
 # for its *_stable runs: put back on every exit too.
-dname=$(basename "$(readlink -f "$disk")")
-if [ -e "/sys/class/block/$dname/partition" ]; then stable_q=/sys/class/block/$dname/../queue/stable_writes
-else stable_q=/sys/class/block/$dname/queue/stable_writes; fi
+# shellcheck source=tests/rules.sh
+. "$top/tests/rules.sh"
+stable_q=$(queue_attr "$disk" stable_writes)
 sw0=$(cat "$stable_q" 2>/dev/null)
 trap 'dirty_restore; echo "$hp0" > /proc/sys/vm/nr_hugepages; [ -z "$sw0" ] || echo "$sw0" > "$stable_q"' EXIT
 if [ -n "${BENCH_SCALE:-}" ]; then

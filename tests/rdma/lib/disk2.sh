@@ -19,6 +19,8 @@ pw_name=$1
 pw_bin=$(dirname "${BASH_SOURCE[0]}")/../bin/$pw_name
 [ "${2:-}" = --describe ] && exec "$pw_bin" --describe
 setup_fail() { echo "KTAP version 1"; echo "1..1"; echo "not ok 1 - setup: $*"; exit 1; }
+# shellcheck source=tests/rules.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../rules.sh" # queue_attr
 # No default: a wrapper run by hand must not format a disk it was not told about.
 disk=${PINWB_DISK2:-}
 [ -n "$disk" ] || setup_fail "PINWB_DISK2 is not set (the disk this test formats)"
@@ -62,12 +64,9 @@ fs_check() {
 }
 run_test() { PINWB_SCRATCH="$mnt" "$pw_bin"; }
 stable_writes() {
-	local n
 	# dm_linear's exit trap restores the flag too; it must come after this one's.
 	[ -z "${dm_name:-}" ] || setup_fail "stable_writes must be called before dm_linear"
-	n=$(basename "$(readlink -f "$disk")")
-	if [ -e "/sys/class/block/$n/partition" ]; then stable_q=/sys/class/block/$n/../queue/stable_writes
-	else stable_q=/sys/class/block/$n/queue/stable_writes; fi
+	stable_q=$(queue_attr "$disk" stable_writes)
 	stable_was=$(cat "$stable_q") || setup_fail "cannot read $stable_q"
 	trap stable_restore EXIT
 	echo 1 > "$stable_q" || setup_fail "could not write 1 to $stable_q"
