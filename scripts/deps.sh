@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install (apt-get, Debian 12, as root) whatever of a named group of packages is missing.
-# usage: scripts/deps.sh GROUP...   groups: kernel stock deb vm tests repro soak peers lint
+# usage: scripts/deps.sh GROUP...   groups: kernel stock deb deb-install vm tests repro soak peers lint
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -8,6 +8,7 @@ declare -A groups=(
   [kernel]="build-essential flex bison bc libelf-dev libssl-dev dwarves ccache kmod cpio rsync xz-utils git"
   [stock]="busybox-static kmod cpio xz-utils zstd"
   [deb]="dpkg-dev fakeroot debhelper openssl"
+  [deb-install]="initramfs-tools"
   [vm]="qemu-system-x86 e2fsprogs"
   [tests]="gcc make libibverbs-dev librdmacm-dev rdma-core ibverbs-providers ibverbs-utils iproute2 perftest e2fsprogs btrfs-progs cryptsetup-bin dmsetup xfsprogs liburing-dev"
   [repro]="gnuplot-nox"
@@ -45,6 +46,12 @@ enable_suite() {
 suite=$(base_get suite)
 if [ -n "$suite" ] && [[ " $* " == *" kernel "* || " $* " == *" stock "* ]]; then
 	enable_suite "$suite"
+fi
+
+# deb-install wants an initramfs hook for dpkg -i to run: a host that has dracut keeps it (the two
+# conflict), initramfs-tools otherwise.
+if [[ " $* " == *" deb-install "* ]] && dpkg-query -W -f='${db:Status-Abbrev}' dracut 2>/dev/null | grep -q '^ii'; then
+  for i in "${!want[@]}"; do [ "${want[$i]}" != initramfs-tools ] || unset 'want[i]'; done
 fi
 
 missing=()

@@ -14,6 +14,17 @@ series_dir() { [ "$1" = 6.1 ] || printf '/%s' "$1"; }
 PINWB_BUILD_ROOT=$PINWB_TOP/build$(series_dir "$PINWB_SERIES") PINWB_RESULTS=$PINWB_TOP/results$(series_dir "$PINWB_SERIES")
 PINWB_BUILD=${PINWB_BUILD:-$PINWB_BUILD_ROOT}
 
+# deb_dir: where make deb [FLAVOUR=...] builds and where --kernel deb boots from. FLAVOUR is one of
+# Debian's amd64 image flavours whose config the packages take: amd64 (the default: every driver
+# Debian builds) in build[/SERIES]/deb, cloud-amd64 in build[/SERIES]/deb-cloud-amd64.
+deb_dir() {
+	case ${FLAVOUR:-amd64} in
+	amd64) printf '%s/deb' "$PINWB_BUILD_ROOT" ;;
+	cloud-amd64) printf '%s/deb-cloud-amd64' "$PINWB_BUILD_ROOT" ;;
+	*) echo "pinwb: error: FLAVOUR=$FLAVOUR: make deb knows Debian's flavours amd64 (the default) and cloud-amd64" >&2; return 1 ;;
+	esac
+}
+
 die() { echo "pinwb: error: $*" >&2; exit 1; }
 note() { echo "pinwb: $*" >&2; }
 

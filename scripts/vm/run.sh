@@ -61,8 +61,10 @@ patched)
 	;;
 stock|deb)	# Debian's binary image (make stock), or our packages built with its config (make deb)
 	kdir=$PINWB_BUILD/stock
-	[ "$kernel" = deb ] && kdir=$PINWB_BUILD_ROOT/deb
-	[ "$kernel" = deb ] && [ ! -f "$kdir/built" ] && die "no finished make deb${SERIES:+ SERIES=$SERIES} in ${kdir#"$PINWB_TOP"/}: run it first"
+	if [ "$kernel" = deb ]; then
+		kdir=$(deb_dir) || exit 1
+		[ -f "$kdir/built" ] || die "no finished make deb${SERIES:+ SERIES=$SERIES}${FLAVOUR:+ FLAVOUR=$FLAVOUR} in ${kdir#"$PINWB_TOP"/}: run it first"
+	fi
 	kimg=$kdir/vmlinuz initrd=(-initrd "$kdir/initrd.img")
 	[ -f "$kimg" ] || die "${kimg#"$PINWB_TOP"/} is missing: run 'make $kernel${SERIES:+ SERIES=$SERIES}' first"
 	append+=" pinwb.init=$PINWB_TOP/scripts/vm/guest-init pinwb.modules=$kdir/root"

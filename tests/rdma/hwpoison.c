@@ -53,6 +53,9 @@ int pw_test(int argc, char **argv)
 	struct pw_rig r;
 
 	(void)argc; (void)argv;
+	/* vm.memory_failure_early_kill exists exactly when the kernel has CONFIG_MEMORY_FAILURE. */
+	if (access("/proc/sys/vm/memory_failure_early_kill", F_OK))
+		pw_skip_all("kernel without CONFIG_MEMORY_FAILURE (no /proc/sys/vm/memory_failure_early_kill): MADV_HWPOISON cannot poison a page");
 	pw_rig_open(&r, path, NBLK, 16);
 	pw_plan(4);
 	if (pw_write_gen(&r.qp, &r.src, r.f.mr, 0, NBLK, 2) || fsync(r.f.fd))
