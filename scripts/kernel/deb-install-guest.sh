@@ -13,6 +13,7 @@
 #   6 the headers build an out-of-tree module whose vermagic is the release's
 #   7 dpkg --purge removes both, and their modules, image, initramfs and headers
 set -uo pipefail
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin # dpkg wants ldconfig
 debdir=$1
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
