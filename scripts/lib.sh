@@ -25,6 +25,18 @@ deb_dir() {
 	esac
 }
 
+# deb_flavour_re FLAVOUR: the pattern of the names of Debian's image packages of that flavour
+# (amd64, cloud-amd64), made from the series' BASE image= (amd64's, ending in -amd64$).
+deb_flavour_re() {
+	local re
+	re=$(base_get image)
+	case $1 in
+	amd64) printf '%s\n' "$re" ;;
+	*)	[[ $re == *'-amd64$' ]] || { echo "pinwb: error: ${PINWB_PATCHES#"$PINWB_TOP"/}/BASE image=$re does not end in -amd64\$: no $1 pattern can be made from it" >&2; return 1; }
+		printf '%s\n' "${re%'-amd64$'}-$1\$" ;;
+	esac
+}
+
 die() { echo "pinwb: error: $*" >&2; exit 1; }
 note() { echo "pinwb: $*" >&2; }
 

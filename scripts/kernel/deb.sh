@@ -8,7 +8,8 @@
 # <release> (uname -r) is the kernel version and -pinwb-<flavour>.
 # FLAVOUR says which of Debian's images of that version gives the config:
 #   amd64 (the default): the stock image that make stock extracts; every driver Debian builds
-#     (mlx4/5, irdma, bnxt_re, efa, ...): about 3,900 modules, hours on two cores;
+#     (mlx4/5, irdma, qedr, ...; Debian's 6.1 has no bnxt_re or efa): about 3,850 modules, hours
+#     on two cores;
 #   cloud-amd64: Debian's cloud image (virtio, Hyper-V, ENA, mlx4/mlx5 with their RDMA drivers),
 #     about 1,100 modules, plus what the cloud config leaves out and the rig or an RDMA user needs:
 #     soft-RoCE (RDMA_RXE), EFA (INFINIBAND_EFA) and the 9p root of the rig (NET_9P, 9P_FS).
@@ -39,10 +40,9 @@ amd64)
 	extra=()
 	;;
 cloud-amd64)
-	# The cloud image of exactly the source's version: the stock image's name pattern with
-	# -cloud-amd64 for -amd64. Only its config is kept.
-	re=$(base_get image | sed 's/-amd64\$$/-cloud-amd64$/')
-	[ "$re" != "$(base_get image)" ] || die "cannot make the cloud image's name pattern from ${PINWB_PATCHES#"$PINWB_TOP"/}/BASE image=$(base_get image) (it should end in -amd64\$)"
+	# The cloud image of exactly the source's version (deb_flavour_re: the stock image's name
+	# pattern with -cloud-amd64 for -amd64). Only its config is kept.
+	re=$(deb_flavour_re "$flavour") || exit 1
 	img=$(deb_kernel_image "$debver" "$re") || die "no $flavour image of $debver in the package lists (apt-get update; or move the base, docs/rig.md)"
 	config=$dir/config-$img-$debver
 	if [ ! -s "$config" ]; then

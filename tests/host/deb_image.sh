@@ -67,4 +67,18 @@ re612=$(sed -n 's/^image=//p' "$top/patches/6.12/BASE") ver612=$(sed -n 's/^vers
 got=$(FAKE_APT=$here/apt/bpo612 deb_kernel_image "$ver612" "$re612" 2>"$tmp/err"); rc=$?
 t_ok "[ $rc = 0 ] && [ '$got' = linux-image-6.12.95+deb12-amd64 ]" "6.12 base $ver612 -> linux-image-6.12.95+deb12-amd64 (got '$got', rc $rc)"
 
+# 9. make deb FLAVOUR=cloud-amd64's pattern (deb_flavour_re), from each series' BASE: among the
+#    recorded package names it matches cloud images only, never their -unsigned or -dbg twins or
+#    the amd64 and rt images; amd64's is BASE's own; a BASE pattern it cannot rewrite is refused.
+for s in 6.1 6.12; do
+	cre=$(PINWB_PATCHES=$top/patches/$s deb_flavour_re cloud-amd64 2>"$tmp/err"); rc=$?
+	pkgs=$here/apt/today/pkgnames; [ "$s" = 6.1 ] || pkgs=$here/apt/bpo612/pkgnames
+	m=$(grep -E "$cre" "$pkgs"); n=$(grep -c . <<< "$m"); bad=$(grep -v -- '-cloud-amd64$' <<< "$m")
+	t_ok "[ $rc = 0 ] && [ $n -gt 0 ] && [ -z '$bad' ]" "$s cloud pattern '$cre' (rc $rc) matches $n cloud image names and nothing else${bad:+ (also: $bad)}"
+done
+t_ok "[ \"\$(deb_flavour_re amd64)\" = '$re' ]" "amd64's pattern is BASE's own ($(deb_flavour_re amd64))"
+mkdir -p "$tmp/odd"; printf 'image=^linux-image-6\\.1\\.0-[0-9]+-arm64$\n' > "$tmp/odd/BASE"
+PINWB_PATCHES=$tmp/odd deb_flavour_re cloud-amd64 > "$tmp/odd.out" 2>&1; rc=$?
+t_ok "[ $rc = 1 ] && grep -q 'does not end in -amd64' '$tmp/odd.out'" "a BASE image= not ending in -amd64\$ is refused (rc $rc: $(head -c 160 "$tmp/odd.out"))"
+
 t_done
