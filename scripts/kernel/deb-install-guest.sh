@@ -8,7 +8,8 @@
 #     the initramfs hook, as on a real host)
 #   2 dpkg records both as installed, at make deb's version
 #   3 the installed kernel image is the one make check KERNEL=deb boots
-#   4 the modules are indexed: rdma_rxe's dependencies resolve, and its vermagic names the release
+#   4 the modules are indexed: rdma_rxe's dependencies resolve to files that are there, and its
+#     vermagic names the release
 #   5 the initramfs hook (initramfs-tools, or dracut) made one with the release's modules
 #   6 the headers build an out-of-tree module whose vermagic is the release's
 #   7 dpkg --purge removes both, and their modules, image, initramfs and headers
@@ -46,8 +47,11 @@ done
 
 check "/boot/vmlinuz-$release is the image make check KERNEL=deb boots ($debdir/vmlinuz)" cmp -s "/boot/vmlinuz-$release" "$debdir/vmlinuz"
 
+# modules.dep comes in the package: --show-depends resolves from the index alone, so each module
+# it names must also be there.
 if deps=$(modprobe -S "$release" --show-depends rdma_rxe 2>&1); then
-	ok "modprobe -S $release --show-depends rdma_rxe: $(awk '{ n = split($2, a, "/"); printf "%s ", a[n] }' <<< "$deps")"
+	gone=$(awk '$1 == "insmod" { print $2 }' <<< "$deps" | while read -r ko; do [ -f "$ko" ] || printf '%s ' "$ko"; done)
+	check "modprobe -S $release --show-depends rdma_rxe: $(awk '{ n = split($2, a, "/"); printf "%s ", a[n] }' <<< "$deps")${gone:+; missing: $gone}" [ -z "$gone" ]
 else
 	notok "modprobe -S $release --show-depends rdma_rxe: $deps"
 fi
