@@ -126,7 +126,7 @@ if [ ${#guest_tests[@]} -gt 0 ]; then
 	for l in "${logs[@]}"; do
 		if [ ! -s "$l" ]; then missing+=" ${l#"$PINWB_TOP"/}"; continue; fi
 		# Kernel lines only (printk's timestamp): the runner's own output echoes reports too.
-		hits+=$(tr -d '\r' < "$l" | grep -a -E "^\[ *[0-9]+\.[0-9]+\] .*($PINWB_SPLAT_RE)")$'\n'
+		hits+=$(console_reports "$l")$'\n'
 	done
 	hits=$(grep -v '^$' <<< "$hits")
 	# Reports outside every test's window (boot, settle periods, between tests, teardown) are

@@ -32,7 +32,7 @@ VM_TIMEOUT=$((guest_s + 600)) "$PINWB_TOP/scripts/vm/run.sh" --kernel "$kernel" 
 vmrc=$?
 [ -s "$results/soak.log" ] || echo "0 guest fail 0 - 0 0 the guest wrote no soak.log (run.sh exit $vmrc; see ${results#"$PINWB_TOP"/}/console.log)" > "$results/soak.log"
 # The whole console log, boot to poweroff, against the kernel-log rule.
-splats=$(tr -d '\r' < "$results/console.log" 2>/dev/null | grep -a -E "^\[ *[0-9]+\.[0-9]+\] .*($PINWB_SPLAT_RE)")
+splats=$(console_reports "$results/console.log")
 printf '%s\n' "$splats" | grep -v '^$' > "$results/splats.txt"
 
 # Phase 2.

@@ -11,6 +11,10 @@
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PINWB_SPLAT_RE='BUG:|WARNING:|Oops|KASAN|KFENCE|UBSAN|lockdep|possible circular locking|inconsistent lock state|general protection fault|Kernel panic|kernel BUG at|invalid opcode:|page dumped because|list_(add|del) corruption|blocked for more than [0-9]+ seconds|self-detected stall|detected stalls? on CPU|rcu_(sched|preempt) detected'
 
+# console_reports LOG: the kernel lines (printk's timestamp: not the runner's echoes) of a guest's
+# console log that break the rule above; nothing if the log is missing.
+console_reports() { tr -d '\r' 2>/dev/null < "$1" | grep -a -E "^\[ *[0-9]+\.[0-9]+\] .*($PINWB_SPLAT_RE)"; }
+
 # kmsg_mark TEXT: write a marker to the kernel log and print it, for kmsg_since.
 kmsg_mark() { local m; m="$1 $(date +%s%N)"; echo "$m" > /dev/kmsg 2>/dev/null; echo "$m"; }
 

@@ -26,7 +26,7 @@ secs=$(( $(date +%s) - s ))
 if [ ! -f "$out/vm/cmd.out" ] && [ $rc != 125 ]; then
 	row fail "$secs" "the stock guest did not run: $(grep -m1 'error:' "$out/vm.out" | tr -d '|' || echo "see ${out#"$PINWB_TOP"/}/vm.out")"
 fi
-splats=$(tr -d '\r' < "$out/vm/console.log" 2>/dev/null | grep -a -E "^\[ *[0-9]+\.[0-9]+\] .*($PINWB_SPLAT_RE)")
+splats=$(console_reports "$out/vm/console.log")
 n=$(grep -c '^ok ' "$out/$t.full")
 first=$(grep -m1 '^not ok ' "$out/$t.full" | tr -d '|')
 if [ $rc = 125 ]; then

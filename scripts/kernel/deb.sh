@@ -37,7 +37,7 @@ amd64)
 	skver=$(cat "$PINWB_BUILD/stock/kernelrelease")
 	config=$PINWB_BUILD/stock/root/boot/config-$skver
 	[ -f "$config" ] || die "Debian's config ${config#"$PINWB_TOP"/} is missing (make stock${SERIES:+ SERIES=$SERIES} extracts it)"
-	extra=()
+	adds=() extra=()
 	;;
 cloud-amd64)
 	# The cloud image of exactly the source's version (deb_flavour_re: the stock image's name
@@ -53,10 +53,11 @@ cloud-amd64)
 			{ rm -rf "$tmp" "$config.tmp"; die "no /boot/config-* in $img=$debver"; }
 		rm -rf "$tmp"; mv "$config.tmp" "$config"
 	fi
-	extra=(--module RDMA_RXE --module INFINIBAND_EFA --module NET_9P --module NET_9P_VIRTIO
-		--module 9P_FS --enable 9P_FS_POSIX_ACL)
+	adds=(RDMA_RXE INFINIBAND_EFA NET_9P NET_9P_VIRTIO 9P_FS) extra=(--enable 9P_FS_POSIX_ACL)
 	;;
 esac
+# The flavour's additions, as modules; each is checked after olddefconfig below.
+for a in "${adds[@]}"; do extra+=(--module "$a"); done
 sver=$(sed -n 's/^Subject: \[PATCH \(v[0-9]*\).*/\1/p' "$PINWB_PATCHES/cover-letter.txt")
 [ -n "$sver" ] || die "no version in ${PINWB_PATCHES#"$PINWB_TOP"/}/cover-letter.txt's Subject"
 pkgver=$debver+pinwb.$sver
@@ -92,9 +93,7 @@ make -s -C "$src" LOCALVERSION="$localversion" olddefconfig
 release=$(make -s -C "$src" LOCALVERSION="$localversion" kernelrelease)
 "$src/scripts/config" --file "$src/.config" --set-str BUILD_SALT "$release"
 make -s -C "$src" LOCALVERSION="$localversion" olddefconfig
-wants=(DEBUG_INFO_NONE GUP_TEST RDMA_RXE)
-[ "$flavour" = amd64 ] || wants+=(INFINIBAND_EFA 9P_FS NET_9P_VIRTIO)
-for want in "${wants[@]}"; do
+for want in DEBUG_INFO_NONE GUP_TEST RDMA_RXE "${adds[@]}"; do
 	grep -Eq "^CONFIG_$want=[ym]" "$src/.config" || die "CONFIG_$want is not set in $src/.config after olddefconfig"
 done
 
