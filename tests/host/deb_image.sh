@@ -76,7 +76,12 @@ for s in 6.1 6.12; do
 	m=$(grep -E "$cre" "$pkgs"); n=$(grep -c . <<< "$m"); bad=$(grep -v -- '-cloud-amd64$' <<< "$m")
 	t_ok "[ $rc = 0 ] && [ $n -gt 0 ] && [ -z '$bad' ]" "$s cloud pattern '$cre' (rc $rc) matches $n cloud image names and nothing else${bad:+ (also: $bad)}"
 done
-t_ok "[ \"\$(deb_flavour_re amd64)\" = '$re' ]" "amd64's pattern is BASE's own ($(deb_flavour_re amd64))"
+# amd64's is each series' BASE image= as it stands, whatever SERIES this check runs under.
+for s in 6.1 6.12; do
+	are=$(PINWB_PATCHES=$top/patches/$s deb_flavour_re amd64 2>"$tmp/err"); rc=$?
+	bre=$(sed -n 's/^image=//p' "$top/patches/$s/BASE")
+	t_ok "[ $rc = 0 ] && [ -n '$bre' ] && [ '$are' = '$bre' ]" "$s amd64 pattern is BASE's own ('$are', BASE '$bre', rc $rc)"
+done
 mkdir -p "$tmp/odd"; printf 'image=^linux-image-6\\.1\\.0-[0-9]+-arm64$\n' > "$tmp/odd/BASE"
 PINWB_PATCHES=$tmp/odd deb_flavour_re cloud-amd64 > "$tmp/odd.out" 2>&1; rc=$?
 t_ok "[ $rc = 1 ] && grep -q 'does not end in -amd64' '$tmp/odd.out'" "a BASE image= not ending in -amd64\$ is refused (rc $rc: $(head -c 160 "$tmp/odd.out"))"
