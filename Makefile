@@ -24,7 +24,8 @@
 #   make series-check     build the kernel after every patch of the series
 #   make checkpatch       scripts/checkpatch.pl --no-tree on every patch
 #   make lint             shellcheck on every script, checkpatch, the tests' C with -Werror (also rows of make check)
-#   make check-meta       the runner's own tests: planted faults the rules must catch (also rows of make check)
+#   make check-meta       the runner's own tests: planted faults the rules must catch (also rows of make check;
+#                         make check META=0 leaves them out)
 SHELL := /bin/bash
 TOP := $(CURDIR)
 KERNEL ?= patched
@@ -102,13 +103,16 @@ lint: deps-lint deps-kernel tests
 DEB_INSTALL := $(if $(and $(filter deb,$(KERNEL)),$(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,1)),1)
 DEB_SUFFIX := $(if $(filter-out amd64,$(FLAVOUR)),-$(FLAVOUR))
 CHECK_FULL := $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS)),$(filter-out patched,$(KERNEL))),,1)
-check: check-host $(if $(filter patched,$(KERNEL)),kernel,check-deb-built) tests deps-vm $(if $(CHECK_FULL),check-meta lint-rows)
+# META=0 leaves the runner's own tests out (they test the runner, whatever the kernel: .ci/run has
+# them once, with the README's make check, and not again with SERIES=6.12).
+META ?= 1
+check: check-host $(if $(filter patched,$(KERNEL)),kernel,check-deb-built) tests deps-vm $(if $(CHECK_FULL),$(if $(filter 1,$(META)),check-meta) lint-rows)
 	@$(if $(DEB_INSTALL),scripts/deps.sh deb-install stock && scripts/kernel/deb-install.sh $(RESULTS)/deb-install$(DEB_SUFFIX))
 	@scripts/check.sh --kernel $(KERNEL) --fs $(or $(FS),ext4) --xfail tests/xfail.list \
 		$(if $(or $(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,--host results/host) \
 		$(if $(filter deb,$(KERNEL)),--results $(RESULTS)/deb$(DEB_SUFFIX)$(if $(filter 2node,$(TOPOLOGY)),-2node)$(if $(filter xfs,$(FS)),-xfs)) \
 		$(if $(DEB_INSTALL),--host $(RESULTS)/deb-install$(DEB_SUFFIX)) \
-		$(if $(CHECK_FULL),--host $(RESULTS)/meta --host $(RESULTS)/lint) $(TESTS)
+		$(if $(CHECK_FULL),$(if $(filter 1,$(META)),--host $(RESULTS)/meta) --host $(RESULTS)/lint) $(TESTS)
 
 check-deb-built:
 	@$(if $(filter deb,$(KERNEL)),,echo "pinwb: error: make check takes KERNEL=patched (the default) or KERNEL=deb, not KERNEL=$(KERNEL)" >&2; exit 2)
