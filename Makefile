@@ -95,10 +95,11 @@ lint: deps-lint deps-kernel tests
 	@scripts/lint.sh
 
 # KERNEL=deb: the suite on make deb's packaged kernel (built beforehand: make deb takes hours),
-# and a row deb-install: dpkg -i of the packages in a guest on Debian's stock kernel
-# (scripts/kernel/deb-install.sh). The runner's own tests and the lint rows go with the patched
+# and two rows (scripts/kernel/deb-row.sh): deb-install, dpkg -i of the packages in a guest on
+# Debian's stock kernel; deb-host, the tests tarball run as the README's "On a real host" says, in
+# a guest on the packaged kernel. The runner's own tests and the lint rows go with the patched
 # kernel only.
-# The install row runs with the whole one-node ext4 suite only (not with TESTS=, TOPOLOGY=2node or
+# The two rows run with the whole one-node ext4 suite only (not with TESTS=, TOPOLOGY=2node or
 # FS=xfs); each flavour has results of its own (results/deb, results/deb-cloud-amd64[-2node|-xfs]).
 DEB_INSTALL := $(if $(and $(filter deb,$(KERNEL)),$(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,1)),1)
 DEB_SUFFIX := $(if $(filter-out amd64,$(FLAVOUR)),-$(FLAVOUR))
@@ -107,11 +108,12 @@ CHECK_FULL := $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))
 # them once, with the README's make check, and not again with SERIES=6.12).
 META ?= 1
 check: check-host $(if $(filter patched,$(KERNEL)),kernel,check-deb-built) tests deps-vm $(if $(CHECK_FULL),$(if $(filter 1,$(META)),check-meta) lint-rows)
-	@$(if $(DEB_INSTALL),scripts/deps.sh deb-install stock && scripts/kernel/deb-install.sh $(RESULTS)/deb-install$(DEB_SUFFIX))
+	@$(if $(DEB_INSTALL),scripts/deps.sh deb-install stock && scripts/kernel/deb-row.sh install $(RESULTS)/deb-install$(DEB_SUFFIX))
+	@$(if $(DEB_INSTALL),scripts/kernel/deb-row.sh host $(RESULTS)/deb-host$(DEB_SUFFIX))
 	@scripts/check.sh --kernel $(KERNEL) --fs $(or $(FS),ext4) --xfail tests/xfail.list \
 		$(if $(or $(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,--host results/host) \
 		$(if $(filter deb,$(KERNEL)),--results $(RESULTS)/deb$(DEB_SUFFIX)$(if $(filter 2node,$(TOPOLOGY)),-2node)$(if $(filter xfs,$(FS)),-xfs)) \
-		$(if $(DEB_INSTALL),--host $(RESULTS)/deb-install$(DEB_SUFFIX)) \
+		$(if $(DEB_INSTALL),--host $(RESULTS)/deb-install$(DEB_SUFFIX) --host $(RESULTS)/deb-host$(DEB_SUFFIX)) \
 		$(if $(CHECK_FULL),$(if $(filter 1,$(META)),--host $(RESULTS)/meta) --host $(RESULTS)/lint) $(TESTS)
 
 check-deb-built:

@@ -1,6 +1,6 @@
 #!/bin/bash
 # scripts/kernel/deb-install-guest.sh DEBDIR: run inside a guest booted from Debian's stock kernel
-# (scripts/kernel/deb-install.sh boots it). Installs make deb's packages the way a user would,
+# (scripts/kernel/deb-row.sh install boots it). Installs make deb's packages the way a user would,
 # with dpkg -i into the guest's root (the rig's tmpfs overlay over the host's root: nothing
 # reaches the host), and checks what a real host relies on. TAP on stdout; the exit status is the
 # verdict.
