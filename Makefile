@@ -100,21 +100,25 @@ lint: deps-lint deps-kernel tests
 # a guest on the packaged kernel. The runner's own tests and the lint rows go with the patched
 # kernel only.
 # The two rows run with the whole one-node ext4 suite only (not with TESTS=, TOPOLOGY=2node or
-# FS=xfs); each flavour has results of its own (results/deb, results/deb-cloud-amd64[-2node|-xfs]).
-DEB_INSTALL := $(if $(and $(filter deb,$(KERNEL)),$(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,1)),1)
+# FS=xfs, nor with GROUP=); each flavour has results of its own (results/deb[-cloud-amd64][-2node|-xfs],
+# results/deb-install[-cloud-amd64], results/deb-host[-cloud-amd64]).
+DEB_ROWS := $(if $(and $(filter deb,$(KERNEL)),$(if $(or $(TESTS),$(GROUP),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,1)),1)
 DEB_SUFFIX := $(if $(filter-out amd64,$(FLAVOUR)),-$(FLAVOUR))
-CHECK_FULL := $(if $(or $(TESTS),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS)),$(filter-out patched,$(KERNEL))),,1)
-# META=0 leaves the runner's own tests out (they test the runner, whatever the kernel: .ci/run has
-# them once, with the README's make check, and not again with SERIES=6.12).
+CHECK_FULL := $(if $(or $(TESTS),$(GROUP),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS)),$(filter-out patched,$(KERNEL))),,1)
+# META=0 leaves the runner's own tests out. They test the runner's rules, which are mostly the
+# same whatever the kernel: .ci/run has them once, with the README's make check (6.1), and not
+# again with SERIES=6.12.
 META ?= 1
-check: check-host $(if $(filter patched,$(KERNEL)),kernel,check-deb-built) tests deps-vm $(if $(CHECK_FULL),$(if $(filter 1,$(META)),check-meta) lint-rows)
-	@$(if $(DEB_INSTALL),scripts/deps.sh deb-install stock && scripts/kernel/deb-row.sh install $(RESULTS)/deb-install$(DEB_SUFFIX))
-	@$(if $(DEB_INSTALL),scripts/kernel/deb-row.sh host $(RESULTS)/deb-host$(DEB_SUFFIX))
+$(if $(filter-out 0 1,$(META)),$(error META is 0 or 1, not '$(META)'))
+RUN_META := $(if $(CHECK_FULL),$(filter 1,$(META)))
+check: check-host $(if $(filter patched,$(KERNEL)),kernel,check-deb-built) tests deps-vm $(if $(CHECK_FULL),$(if $(RUN_META),check-meta) lint-rows)
+	@$(if $(DEB_ROWS),scripts/deps.sh deb-install stock && scripts/kernel/deb-row.sh install $(RESULTS)/deb-install$(DEB_SUFFIX))
+	@$(if $(DEB_ROWS),scripts/kernel/deb-row.sh host $(RESULTS)/deb-host$(DEB_SUFFIX))
 	@scripts/check.sh --kernel $(KERNEL) --fs $(or $(FS),ext4) --xfail tests/xfail.list \
 		$(if $(or $(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,--host results/host) \
 		$(if $(filter deb,$(KERNEL)),--results $(RESULTS)/deb$(DEB_SUFFIX)$(if $(filter 2node,$(TOPOLOGY)),-2node)$(if $(filter xfs,$(FS)),-xfs)) \
-		$(if $(DEB_INSTALL),--host $(RESULTS)/deb-install$(DEB_SUFFIX) --host $(RESULTS)/deb-host$(DEB_SUFFIX)) \
-		$(if $(CHECK_FULL),$(if $(filter 1,$(META)),--host $(RESULTS)/meta) --host $(RESULTS)/lint) $(TESTS)
+		$(if $(DEB_ROWS),--host $(RESULTS)/deb-install$(DEB_SUFFIX) --host $(RESULTS)/deb-host$(DEB_SUFFIX)) \
+		$(if $(CHECK_FULL),$(if $(RUN_META),--host $(RESULTS)/meta) --host $(RESULTS)/lint) $(TESTS)
 
 check-deb-built:
 	@$(if $(filter deb,$(KERNEL)),,echo "pinwb: error: make check takes KERNEL=patched (the default) or KERNEL=deb, not KERNEL=$(KERNEL)" >&2; exit 2)

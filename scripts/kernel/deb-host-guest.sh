@@ -1,28 +1,36 @@
 #!/bin/bash
-# scripts/kernel/deb-host-guest.sh DEBDIR: run inside a guest booted from make deb's packaged
-# kernel (scripts/kernel/deb-row.sh host boots it). Does what the README's "On a real host" says
-# to do after the reboot, outside the rig's runner and tree: the pinwb-tests tarball unpacked in
-# a directory of its own, its scripts/setup_rxe.sh, and its tests/guest-run.sh run as on a host
-# (no PINWB_GUEST, no PINWB_TOP or PINWB_RESULTS from the rig, the disks and the device named)
-# on the README's example tests. TAP on stdout; the exit status is the verdict.
-#   1 the tarball unpacks, with the runner, setup_rxe.sh and the test binaries
-#   2 every test binary runs there (--describe)
-#   3 setup_rxe.sh makes a soft-RoCE device and says its name
-#   4-6 the README's tests pass under the tarball's runner (its own rules: kernel log, pins)
-#   7 the runner wrote its results under the unpacked tree, nowhere else it was not told to
-#   8 setup_rxe.sh --teardown removes the device
-#   9 the pins balance once the device is gone
+# scripts/kernel/deb-host-guest.sh DEBDIR OUTDIR: run inside a guest booted from make deb's
+# packaged kernel (scripts/kernel/deb-row.sh host boots it; OUTDIR is that row's results directory
+# on the host). Does what the README's "On a real host" says to do once that kernel runs, outside
+# the rig's runner and tree: the pinwb-tests tarball unpacked in a directory of its own, and from
+# there its scripts/setup_rxe.sh and its tests/guest-run.sh run as on a host (no PINWB_GUEST, no
+# PINWB_RESULTS from the rig, the disks and the device named; in a memory cgroup, as a root shell
+# of a systemd host is) on the README's example tests. Not as on a host: the boot (the rig's
+# initramfs and 9p root, not the package's initramfs or grub) and the userspace (this machine's
+# Debian 12, seen over 9p). TAP on stdout; the exit status is the verdict.
+#   1 the running kernel is the package's release
+#   2 the tarball unpacks, with the runner, setup_rxe.sh and the test binaries
+#   3 every test binary runs there (--describe)
+#   4 setup_rxe.sh makes a soft-RoCE device of the name asked for
+#   5-7 the README's tests pass under the tarball's runner (its own rules: kernel log, pins)
+#   8 the runner wrote its results under the unpacked tree, and nothing new appeared in the rig's
+#     tree (outside build/, .git and this row's own results)
+#   9 setup_rxe.sh --teardown removes the device it made
+#   10 the pins balance once the device is gone
 set -uo pipefail
-debdir=$1
+debdir=$1 outdir=$2
 # The README's example line (section "On a real host").
 tests=(persist background invalidate)
+name=pinwbhost0
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
 bail() { notok "$*"; echo "1..$n"; exit 1; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else notok "$what"; fi; }
 
-version=$(sed -n 's/^version=//p' "$debdir/built")
-echo "# version $version; booted on $(uname -r)"
+version=$(sed -n 's/^version=//p' "$debdir/built") release=$(sed -n 's/^release=//p' "$debdir/built")
+check "the running kernel $(uname -r) is the package's release $release" [ "$(uname -r)" = "$release" ]
+
 tarball=$debdir/pinwb-tests-$version.tar.gz
 [ -f "$tarball" ] || bail "no ${tarball##*/} in $debdir"
 h=$(mktemp -d /tmp/pinwb-host.XXXXXX)
@@ -33,9 +41,7 @@ bins=$(find "$h/tests/rdma/bin" -maxdepth 1 -type f -perm -u+x 2>/dev/null | wc 
 miss=
 for f in tests/guest-run.sh tests/rules.sh scripts/setup_rxe.sh; do [ -f "$h/$f" ] || miss+=" $f"; done
 [ "$bins" -gt 0 ] || miss+=" tests/rdma/bin/*"
-if [ -n "$miss" ]; then
-	bail "${tarball##*/} unpacks without:$miss"
-fi
+[ -z "$miss" ] || bail "${tarball##*/} unpacks without:$miss"
 ok "${tarball##*/} unpacks in $h: $(find "$h" -type f | wc -l) files, $bins test binaries"
 
 bad=
@@ -50,48 +56,66 @@ disk() { local b; for b in /sys/block/*; do [ "$(cat "$b/serial" 2>/dev/null)" =
 d1=$(disk pinwb-scratch) d2=$(disk pinwb-disk2)
 if [ ! -b "$d1" ] || [ ! -b "$d2" ]; then bail "the guest's two disks (serials pinwb-scratch, pinwb-disk2) not found: '$d1' '$d2'"; fi
 
-cd / || exit 1
-if rxe=$("$h/scripts/setup_rxe.sh" --netdev lo --name pinwbhost0 2> /tmp/rxe.err); then
-	dev=${rxe%% *}
-	ok "scripts/setup_rxe.sh --netdev lo: $rxe"
+# The README's commands, from the unpacked directory.
+cd "$h" || bail "cd $h"
+rxe=$(scripts/setup_rxe.sh --netdev lo --name "$name" 2> /tmp/rxe.err)
+dev=${rxe%% *}
+if [ "$dev" = "$name" ] && [ -e "/sys/class/infiniband/$name" ]; then
+	ok "scripts/setup_rxe.sh --netdev lo --name $name: $rxe"
 else
-	bail "scripts/setup_rxe.sh --netdev lo failed: $(tail -n 1 /tmp/rxe.err)"
+	bail "scripts/setup_rxe.sh --netdev lo --name $name: '$rxe' $(tail -n 1 /tmp/rxe.err)"
 fi
+
+# A root shell of a systemd host runs in a memory cgroup (cgroup v2): so do these tests, in one
+# of their own (the pages they dirty and pin are charged to it, and written back for it).
+cg=/sys/fs/cgroup
+memcg() {
+	{ grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 cgroup2 "$cg"; } &&
+		echo +memory > "$cg/cgroup.subtree_control" && mkdir -p "$cg/pinwb-host" &&
+		echo $$ > "$cg/pinwb-host/cgroup.procs"
+}
+if ! memcg 2> /tmp/memcg.err; then
+	bail "no memory cgroup for the tests: $(head -n 1 /tmp/memcg.err) (controllers: $(cat "$cg/cgroup.controllers" 2>/dev/null))"
+fi
+echo "# cgroup $(cut -d: -f3 /proc/$$/cgroup)"
 
 mark=$(mktemp /tmp/pinwb-mark.XXXXXX)
 env -u PINWB_GUEST -u PINWB_TOP -u PINWB_RESULTS -u PINWB_NETDEV \
 	PINWB_RDMA_DEV="$dev" PINWB_DISK="$d1" PINWB_DISK2="$d2" PINWB_SCRATCH=/mnt/scratch \
-	"$h/tests/guest-run.sh" "${tests[@]}" > /tmp/host-run.out 2>&1
+	tests/guest-run.sh "${tests[@]}" > /tmp/host-run.out 2>&1
 rc=$?
 sed 's/^/# guest-run: /' /tmp/host-run.out | tail -n 20
 for t in "${tests[@]}"; do
-	r=$h/results/host/$t.result
+	r=results/host/$t.result
 	if [ ! -f "$r" ]; then
-		notok "$t: no result in ${r#"$h"/} (guest-run.sh exit $rc)"
+		notok "$t: no result in $r (guest-run.sh exit $rc)"
 	else
 		IFS='|' read -r _ res secs why < "$r"
 		if [ "$res" = pass ]; then ok "$t passes under the tarball's runner (${secs} s)"; else notok "$t: $res: $why"; fi
 	fi
 done
 # The runner took no path from the rig: nothing new in the project's tree, which this guest sees
-# (through its overlay root) where the rig's runner would have written (results/host), but for
-# this row's own results share.
+# through its overlay root (where the rig's runner would have written: results/host), but for
+# this row's own results, which QEMU and this guest write while it runs.
 top=$(cd "$(dirname "$0")/../.." && pwd)
-stray=$(find "$top" -xdev \( -path "$top/build" -o -path "$top/results/deb-host*" -o -path "$top/.git" \) -prune \
+stray=$(find "$top" -xdev \( -path "$top/build" -o -path "$top/.git" -o -path "$outdir" \) -prune \
 	-o -newer "$mark" -type f -print 2>/dev/null | head -n 5 | tr '\n' ' ')
-nres=$(find "$h/results/host" -type f 2>/dev/null | wc -l)
+nres=$(find results/host -type f 2>/dev/null | wc -l)
 if [ -z "$stray" ] && [ "$nres" -gt 0 ]; then
-	ok "the runner wrote its results under the unpacked tree ($nres files in ${h}/results/host), nothing in the rig's ${top}"
+	ok "the runner wrote its results under the unpacked tree ($nres files in $h/results/host), nothing new in the rig's $top"
 else
-	notok "results under the unpacked tree: $nres files; written in the rig's tree: ${stray:-nothing}"
+	notok "results under the unpacked tree: $nres files; new in the rig's tree: ${stray:-nothing}"
 fi
+# The runner's own output, for a failure's reader: the guest's /tmp is gone at poweroff.
+cp -r results/host /results/host-run 2>/dev/null
 
-if out=$("$h/scripts/setup_rxe.sh" --teardown --name pinwbhost0 2>&1) && [ ! -e /sys/class/infiniband/pinwbhost0 ]; then
-	ok "setup_rxe.sh --teardown: $out"
+out=$(scripts/setup_rxe.sh --teardown --name "$name" 2>&1)
+if grep -q '^setup_rxe: removed ' <<< "$out" && [ ! -e "/sys/class/infiniband/$name" ]; then
+	ok "scripts/setup_rxe.sh --teardown --name $name: $out"
 else
-	notok "setup_rxe.sh --teardown: $out"
+	notok "scripts/setup_rxe.sh --teardown --name $name: $out"
 fi
 a=$(awk '$1 == "nr_foll_pin_acquired" { print $2 }' /proc/vmstat) r=$(awk '$1 == "nr_foll_pin_released" { print $2 }' /proc/vmstat)
-if [ -n "$a" ] && [ "$a" = "$r" ]; then ok "pins balance: nr_foll_pin_acquired $a == nr_foll_pin_released $r"; else notok "pins unbalanced: nr_foll_pin_acquired $a, nr_foll_pin_released $r"; fi
+check "pins balance: nr_foll_pin_acquired $a == nr_foll_pin_released $r" [ "${a:-none}" = "${r:-}" ]
 echo "1..$n"
 exit $failed
