@@ -109,7 +109,7 @@ CHECK_FULL := $(if $(or $(TESTS),$(GROUP),$(filter 2node,$(TOPOLOGY)),$(filter x
 # same whatever the kernel: .ci/run has them once, with the README's make check (6.1), and not
 # again with SERIES=6.12.
 META ?= 1
-$(if $(filter-out 0 1,$(META)),$(error META is 0 or 1, not '$(META)'))
+$(if $(filter-out 0 1,$(META))$(filter-out 1,$(words $(META))),$(error META is 0 or 1, not '$(META)'))
 RUN_META := $(if $(CHECK_FULL),$(filter 1,$(META)))
 check: check-host $(if $(filter patched,$(KERNEL)),kernel,check-deb-built) tests deps-vm $(if $(CHECK_FULL),$(if $(RUN_META),check-meta) lint-rows)
 	@$(if $(DEB_ROWS),scripts/deps.sh deb-install stock && scripts/kernel/deb-row.sh install $(RESULTS)/deb-install$(DEB_SUFFIX))

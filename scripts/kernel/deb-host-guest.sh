@@ -18,7 +18,10 @@
 #   9 setup_rxe.sh --teardown removes the device it made
 #   10 the pins balance once the device is gone
 set -uo pipefail
-debdir=$1 outdir=$2
+debdir=$1
+# The project's tree and this row's results directory, as absolute paths (check 8), before the
+# cd into the unpacked tarball.
+top=$(cd "$(dirname "$0")/../.." && pwd) outdir=$(cd "$2" && pwd)
 # The README's example line (section "On a real host").
 tests=(persist background invalidate)
 name=pinwbhost0
@@ -72,7 +75,7 @@ cg=/sys/fs/cgroup
 memcg() {
 	{ grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 cgroup2 "$cg"; } &&
 		echo +memory > "$cg/cgroup.subtree_control" && mkdir -p "$cg/pinwb-host" &&
-		echo $$ > "$cg/pinwb-host/cgroup.procs"
+		echo $$ > "$cg/pinwb-host/cgroup.procs" && grep -qx '0::/pinwb-host' /proc/$$/cgroup
 }
 if ! memcg 2> /tmp/memcg.err; then
 	bail "no memory cgroup for the tests: $(head -n 1 /tmp/memcg.err) (controllers: $(cat "$cg/cgroup.controllers" 2>/dev/null))"
@@ -88,26 +91,29 @@ sed 's/^/# guest-run: /' /tmp/host-run.out | tail -n 20
 for t in "${tests[@]}"; do
 	r=results/host/$t.result
 	if [ ! -f "$r" ]; then
-		notok "$t: no result in $r (guest-run.sh exit $rc)"
+		notok "$t: no result in $r (guest-run.sh exit $rc; its output: vm/host-run.out)"
 	else
 		IFS='|' read -r _ res secs why < "$r"
-		if [ "$res" = pass ]; then ok "$t passes under the tarball's runner (${secs} s)"; else notok "$t: $res: $why"; fi
+		if [ "$res" = pass ]; then ok "$t passes under the tarball's runner (${secs} s)"; else notok "$t: $res: $why (vm/host-run/$t.full)"; fi
 	fi
 done
 # The runner took no path from the rig: nothing new in the project's tree, which this guest sees
 # through its overlay root (where the rig's runner would have written: results/host), but for
 # this row's own results, which QEMU and this guest write while it runs.
-top=$(cd "$(dirname "$0")/../.." && pwd)
 stray=$(find "$top" -xdev \( -path "$top/build" -o -path "$top/.git" -o -path "$outdir" \) -prune \
 	-o -newer "$mark" -type f -print 2>/dev/null | head -n 5 | tr '\n' ' ')
 nres=$(find results/host -type f 2>/dev/null | wc -l)
-if [ -z "$stray" ] && [ "$nres" -gt 0 ]; then
+if [ ! -d "$top" ] || [ ! -d "$outdir" ]; then
+	notok "the project's tree '$top' or this row's results '$outdir' is not a directory: nothing to compare"
+elif [ -z "$stray" ] && [ "$nres" -gt 0 ]; then
 	ok "the runner wrote its results under the unpacked tree ($nres files in $h/results/host), nothing new in the rig's $top"
 else
 	notok "results under the unpacked tree: $nres files; new in the rig's tree: ${stray:-nothing}"
 fi
-# The runner's own output, for a failure's reader: the guest's /tmp is gone at poweroff.
+# The runner's own output, for a failure's reader (the guest's /tmp is gone at poweroff): in
+# the row's results, vm/host-run/ (per test) and vm/host-run.out.
 cp -r results/host /results/host-run 2>/dev/null
+cp /tmp/host-run.out /results/host-run.out 2>/dev/null
 
 out=$(scripts/setup_rxe.sh --teardown --name "$name" 2>&1)
 if grep -q '^setup_rxe: removed ' <<< "$out" && [ ! -e "/sys/class/infiniband/$name" ]; then

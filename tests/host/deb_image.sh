@@ -77,12 +77,14 @@ for s in 6.1 6.12; do
 	t_ok "[ $rc = 0 ] && [ $n -gt 0 ] && [ -z '$bad' ]" "$s cloud pattern '$cre' (rc $rc) matches $n cloud image names and nothing else${bad:+ (also: $bad)}"
 done
 # amd64's is each series' BASE image= as it stands, whatever SERIES this check runs under: among
-# the recorded package names it matches the plain amd64 images of that series only.
+# the recorded package names it matches the plain amd64 images of that series only (not the
+# metapackage linux-image-SERIES-amd64).
 for s in 6.1 6.12; do
 	are=$(PINWB_PATCHES=$top/patches/$s deb_flavour_re amd64 2>"$tmp/err"); rc=$?
 	pkgs=$here/apt/today/pkgnames; [ "$s" = 6.1 ] || pkgs=$here/apt/bpo612/pkgnames
 	m=$(grep -E "$are" "$pkgs"); n=$(grep -c . <<< "$m")
-	bad=$({ grep -E -- '-(cloud|rt)-amd64$|-unsigned$|-dbg$' <<< "$m"; grep -v "^linux-image-${s}[.-]" <<< "$m"; } | tr '\n' ' ')
+	bad=$({ grep -E -- '-(cloud|rt)-amd64$|-unsigned$|-dbg$' <<< "$m"; grep -v "^linux-image-${s}[.-]" <<< "$m"
+		grep -x "linux-image-${s}-amd64" <<< "$m"; } | tr '\n' ' ')
 	t_ok "[ $rc = 0 ] && [ $n -gt 0 ] && [ -z '$bad' ]" "$s amd64 pattern '$are' (rc $rc) matches $n amd64 image names of $s and nothing else${bad:+ (also: $bad)}"
 done
 mkdir -p "$tmp/odd"; printf 'image=^linux-image-6\\.1\\.0-[0-9]+-arm64$\n' > "$tmp/odd/BASE"
