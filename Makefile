@@ -102,9 +102,11 @@ lint: deps-lint deps-kernel tests
 # The two rows run with the whole one-node ext4 suite only (not with TESTS=, TOPOLOGY=2node or
 # FS=xfs, nor with GROUP=); each flavour has results of its own (results/deb[-cloud-amd64][-2node|-xfs],
 # results/deb-install[-cloud-amd64], results/deb-host[-cloud-amd64]).
-DEB_ROWS := $(if $(and $(filter deb,$(KERNEL)),$(if $(or $(TESTS),$(GROUP),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS))),,1)),1)
+# A selection: less than the whole one-node ext4 suite.
+SELECTION := $(or $(TESTS),$(GROUP),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS)))
+DEB_ROWS := $(if $(and $(filter deb,$(KERNEL)),$(if $(SELECTION),,1)),1)
 DEB_SUFFIX := $(if $(filter-out amd64,$(FLAVOUR)),-$(FLAVOUR))
-CHECK_FULL := $(if $(or $(TESTS),$(GROUP),$(filter 2node,$(TOPOLOGY)),$(filter xfs,$(FS)),$(filter-out patched,$(KERNEL))),,1)
+CHECK_FULL := $(if $(or $(SELECTION),$(filter-out patched,$(KERNEL))),,1)
 # META=0 leaves the runner's own tests out. They test the runner's rules, which are mostly the
 # same whatever the kernel: .ci/run has them once, with the README's make check (6.1), and not
 # again with SERIES=6.12.

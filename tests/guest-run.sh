@@ -16,15 +16,9 @@ export PINWB_SCRATCH=${PINWB_SCRATCH:-/mnt/scratch}
 # The suite's filesystem (make check FS=xfs): the scratch one, and that of the tests on the second
 # disk that are not about one filesystem (tests/rdma/lib/disk2.sh's mkfs_mount_fs).
 export PINWB_FS=${PINWB_FS:-ext4}
-# The disks, found by serial (scripts/vm/run.sh gives them pinwb-scratch and pinwb-disk2), not by
-# probe order; on a real host PINWB_DISK and PINWB_DISK2 name them.
-disk_by_serial() {
-	local b
-	for b in /sys/block/*; do
-		[ "$(cat "$b/serial" 2>/dev/null)" = "$1" ] && { echo "/dev/${b##*/}"; return 0; }
-	done
-	echo "/dev/no-disk-with-serial-$1"
-}
+. "$top/tests/rules.sh"
+# The disks, found by serial (disk_by_serial), not by probe order; on a real host PINWB_DISK and
+# PINWB_DISK2 name them.
 PINWB_DISK=${PINWB_DISK:-$(disk_by_serial pinwb-scratch)}
 PINWB_DISK2=${PINWB_DISK2:-$(disk_by_serial pinwb-disk2)}
 export PINWB_DISK PINWB_DISK2
@@ -87,17 +81,9 @@ fi
 # In a pinwb guest the tests run inside a memory cgroup (cgroup v2, memory controller on), as
 # on any systemd machine: the pages they dirty and pin are charged to it (review of v2: the suite
 # never ran with MEMCG). No memory cgroup is a failure of the rig.
-memcg_enter() {
-	local cg=/sys/fs/cgroup
-	grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 cgroup2 "$cg" || return 1
-	grep -qw memory "$cg/cgroup.controllers" || { echo "no memory controller (CONFIG_MEMCG)"; return 1; }
-	echo +memory > "$cg/cgroup.subtree_control" || return 1
-	mkdir -p "$cg/pinwb" && echo $$ > "$cg/pinwb/cgroup.procs" || return 1
-	grep -qx '0::/pinwb' "/proc/$BASHPID/cgroup" || { echo "not in /pinwb: $(cat "/proc/$BASHPID/cgroup")"; return 1; }
-}
 if [ -n "${PINWB_GUEST:-}" ]; then
 	# (Not in a command substitution: its subshell would stay behind in the root cgroup.)
-	if ! memcg_enter > "$res/memcg.err" 2>&1; then
+	if ! memcg_enter pinwb > "$res/memcg.err" 2>&1; then
 		err=$(cat "$res/memcg.err")
 		for t in "${tests[@]}"; do echo "$t|fail|0|rig: memory cgroup: $err" > "$res/$t.result"; done
 		exit 0
@@ -105,7 +91,6 @@ if [ -n "${PINWB_GUEST:-}" ]; then
 	echo "memcg: $(cut -d: -f3 "/proc/$BASHPID/cgroup") ($(cat /sys/fs/cgroup/cgroup.subtree_control))" >> "$res/kernel.txt"
 fi
 
-. "$top/tests/rules.sh"
 bad_re="$PINWB_SPLAT_RE|Page cache invalidation failure"
 knob=/sys/kernel/debug/pin_writeback_lock_delay_ms
 

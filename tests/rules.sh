@@ -1,5 +1,5 @@
 # The rules every run in a guest obeys, shared by tests/guest-run.sh, tests/peer-run.sh and
-# tests/peers/guest.sh (sourced, not run).
+# tests/peers/guest.sh, and by the scripts that check guests (sourced, not run).
 # shellcheck shell=bash
 
 # A kernel log line that fails the run. "Page cache invalidation failure" is added by
@@ -51,4 +51,26 @@ queue_attr() {
 	n=$(basename "$(readlink -f "$1")")
 	if [ -e "/sys/class/block/$n/partition" ]; then echo "/sys/class/block/$n/../queue/$2"
 	else echo "/sys/class/block/$n/queue/$2"; fi
+}
+
+# disk_by_serial SERIAL: the disk with that serial (scripts/vm/run.sh gives the rig's two
+# pinwb-scratch and pinwb-disk2), or a /dev/no-disk-with-serial-SERIAL path that is no device.
+disk_by_serial() {
+	local b
+	for b in /sys/block/*; do
+		[ "$(cat "$b/serial" 2>/dev/null)" = "$1" ] && { echo "/dev/${b##*/}"; return 0; }
+	done
+	echo "/dev/no-disk-with-serial-$1"
+}
+
+# memcg_enter NAME: move this shell into memory cgroup NAME (cgroup v2, memory controller on, as
+# on any systemd machine), mounting cgroup2 if need be; says why on stdout if it cannot. Not in a
+# command substitution: its subshell would move instead.
+memcg_enter() {
+	local cg=/sys/fs/cgroup
+	grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 cgroup2 "$cg" || return 1
+	grep -qw memory "$cg/cgroup.controllers" || { echo "no memory controller (CONFIG_MEMCG)"; return 1; }
+	echo +memory > "$cg/cgroup.subtree_control" || return 1
+	mkdir -p "$cg/$1" && echo $$ > "$cg/$1/cgroup.procs" || return 1
+	grep -qx "0::/$1" "/proc/$BASHPID/cgroup" || { echo "not in /$1: $(cat "/proc/$BASHPID/cgroup")"; return 1; }
 }

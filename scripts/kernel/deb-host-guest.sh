@@ -22,6 +22,7 @@ debdir=$1
 # The project's tree and this row's results directory, as absolute paths (check 8), before the
 # cd into the unpacked tarball.
 top=$(cd "$(dirname "$0")/../.." && pwd) outdir=$(cd "$2" && pwd)
+. "$top/tests/rules.sh"
 # The README's example line (section "On a real host").
 tests=(persist background invalidate)
 name=pinwbhost0
@@ -55,8 +56,7 @@ done
 if [ -z "$bad" ]; then ok "all $bins test binaries run from the tarball (--describe)"; else notok "test binaries that do not run:$bad"; fi
 
 # A host names its own disks (README: PINWB_DISK, PINWB_DISK2); the rig's two are found by serial.
-disk() { local b; for b in /sys/block/*; do [ "$(cat "$b/serial" 2>/dev/null)" = "$1" ] && echo "/dev/${b##*/}"; done; }
-d1=$(disk pinwb-scratch) d2=$(disk pinwb-disk2)
+d1=$(disk_by_serial pinwb-scratch) d2=$(disk_by_serial pinwb-disk2)
 if [ ! -b "$d1" ] || [ ! -b "$d2" ]; then bail "the guest's two disks (serials pinwb-scratch, pinwb-disk2) not found: '$d1' '$d2'"; fi
 
 # The README's commands, from the unpacked directory.
@@ -71,14 +71,8 @@ fi
 
 # A root shell of a systemd host runs in a memory cgroup (cgroup v2): so do these tests, in one
 # of their own (the pages they dirty and pin are charged to it, and written back for it).
-cg=/sys/fs/cgroup
-memcg() {
-	{ grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 cgroup2 "$cg"; } &&
-		echo +memory > "$cg/cgroup.subtree_control" && mkdir -p "$cg/pinwb-host" &&
-		echo $$ > "$cg/pinwb-host/cgroup.procs" && grep -qx '0::/pinwb-host' /proc/$$/cgroup
-}
-if ! memcg 2> /tmp/memcg.err; then
-	bail "no memory cgroup for the tests: $(head -n 1 /tmp/memcg.err) (controllers: $(cat "$cg/cgroup.controllers" 2>/dev/null))"
+if ! memcg_enter pinwb-host > /tmp/memcg.err 2>&1; then
+	bail "no memory cgroup for the tests: $(head -n 1 /tmp/memcg.err)"
 fi
 echo "# cgroup $(cut -d: -f3 /proc/$$/cgroup)"
 
@@ -121,7 +115,7 @@ if grep -q '^setup_rxe: removed ' <<< "$out" && [ ! -e "/sys/class/infiniband/$n
 else
 	notok "scripts/setup_rxe.sh --teardown --name $name: $out"
 fi
-a=$(awk '$1 == "nr_foll_pin_acquired" { print $2 }' /proc/vmstat) r=$(awk '$1 == "nr_foll_pin_released" { print $2 }' /proc/vmstat)
+read -r a r <<< "$(pins_settle)"
 check "pins balance: nr_foll_pin_acquired $a == nr_foll_pin_released $r" [ "${a:-none}" = "${r:-}" ]
 echo "1..$n"
 exit $failed
